@@ -1,0 +1,105 @@
+import { z } from "zod";
+
+/**
+ * The shape of `shepherd.yaml`. Every key is optional; defaults are applied in load-config.ts.
+ * Unknown keys are errors (strict objects all the way down).
+ */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export const SERVER_ROLES = ["api", "worker", "all"] as const;
+export type ServerRole = (typeof SERVER_ROLES)[number];
+
+const nonEmpty = z.string().trim().min(1, "must not be empty");
+
+export const configFileSchema = z.strictObject({
+  home: nonEmpty.optional(),
+  server: z
+    .strictObject({
+      host: nonEmpty.optional(),
+      port: z.number().int().min(0).max(65535).optional(),
+      publicUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024)
+        .optional(),
+      publicMetrics: z.boolean().optional(),
+    })
+    .optional(),
+  database: z.strictObject({ url: nonEmpty.optional() }).optional(),
+  github: z
+    .strictObject({
+      url: nonEmpty.optional(),
+      tokenRef: nonEmpty.optional(),
+    })
+    .optional(),
+  git: z
+    .strictObject({
+      authorName: nonEmpty.optional(),
+      authorEmail: z.email().optional(),
+    })
+    .optional(),
+  log: z.strictObject({ level: z.enum(LOG_LEVELS).optional() }).optional(),
+  queue: z
+    .strictObject({
+      /** Embedded queue: how long a claimed job is held before another process may take it over. */
+      leaseSeconds: z.number().int().min(10).max(3600).optional(),
+    })
+    .optional(),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** Environment variables that override keys of the file (SPEC C1 table). */
+export const ENV_OVERRIDES = [
+  { env: "SHEPHERD_HOME", path: ["home"], type: "string" },
+  { env: "SHEPHERD_HOST", path: ["server", "host"], type: "string" },
+  { env: "SHEPHERD_PORT", path: ["server", "port"], type: "integer" },
+  { env: "SHEPHERD_PUBLIC_URL", path: ["server", "publicUrl"], type: "string" },
+  { env: "SHEPHERD_DATABASE_URL", path: ["database", "url"], type: "string" },
+  { env: "SHEPHERD_GITHUB_URL", path: ["github", "url"], type: "string" },
+  { env: "SHEPHERD_GIT_AUTHOR_NAME", path: ["git", "authorName"], type: "string" },
+  { env: "SHEPHERD_GIT_AUTHOR_EMAIL", path: ["git", "authorEmail"], type: "string" },
+  { env: "SHEPHERD_LOG_LEVEL", path: ["log", "level"], type: "string" },
+] as const satisfies readonly { env: string; path: readonly string[]; type: "string" | "integer" }[];
+
+export type DatabaseTarget =
+  { kind: "sqlite"; path: string; url: string } | { kind: "postgres"; url: string };
+
+/** The validated configuration with every default applied. */
+export interface Config {
+  /** Absolute path of the config file that was read, if any. */
+  configPath: string | null;
+  home: string;
+  server: {
+    host: string;
+    port: number;
+    publicUrl: string | null;
+    bodyLimitBytes: number;
+    publicMetrics: boolean;
+  };
+  database: DatabaseTarget;
+  github: {
+    webUrl: string;
+    apiUrl: string;
+    graphqlUrl: string;
+    isGitHubDotCom: boolean;
+    /** Default token ref for repos without their own; `env:SHEPHERD_GITHUB_TOKEN` when that is set. */
+    tokenRef: string | null;
+  };
+  git: { authorName: string; authorEmail: string };
+  log: { level: (typeof LOG_LEVELS)[number] };
+  queue: { leaseSeconds: number };
+}
+
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  port: 4780,
+  bodyLimitBytes: 1024 * 1024,
+  githubUrl: "https://github.com",
+  gitAuthorName: "shepherd-bot",
+  gitAuthorEmail: "shepherd-bot@users.noreply.github.com",
+  logLevel: "info",
+  leaseSeconds: 60,
+} as const;

@@ -1,0 +1,3 @@
+import { jobQueueContract } from "./job-queue.contract.js";
+
+jobQueueContract("sqlite");
