@@ -85,8 +85,9 @@ async function readConfigFile(file: string): Promise<FileSource> {
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const firstError = document.errors[0];
   if (firstError) {
-    const pos = firstError.linePos?.[0];
-    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+    // With prettyErrors off, yaml leaves linePos unset; the offset is always there.
+    const pos = lineCounter.linePos(firstError.pos[0]);
+    const where = `${file}:${pos.line}:${pos.col}`;
     throw new ConfigError([{ path: "", source: where, message: firstError.message.split("\n")[0] ?? "" }]);
   }
   return { path: file, document, lineCounter };

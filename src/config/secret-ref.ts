@@ -65,7 +65,8 @@ export function secretsDir(home: string): string {
 
 function isInside(dir: string, target: string): boolean {
   const relative = path.relative(dir, target);
-  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative);
+  const firstSegment = relative.split(path.sep)[0];
+  return relative !== "" && firstSegment !== ".." && !path.isAbsolute(relative);
 }
 
 export interface ResolvedSecret {

@@ -22,7 +22,12 @@ function escapeRegExp(text: string): string {
 
 /** The forms a secret takes once it has been embedded in JSON or a URL. */
 function encodedForms(secret: string): string[] {
-  const forms = new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]);
+  const forms = new Set([secret, JSON.stringify(secret).slice(1, -1)]);
+  try {
+    forms.add(encodeURIComponent(secret));
+  } catch {
+    // A lone surrogate has no URL form; the other forms still apply.
+  }
   return [...forms];
 }
 
@@ -64,6 +69,8 @@ export class SecretRedactor {
   #deep(value: unknown, seen: WeakMap<object, unknown>): unknown {
     if (typeof value === "string") return this.redact(value);
     if (value === null || typeof value !== "object") return value;
+    // Values that hold no text of their own are kept as they are.
+    if (value instanceof Date || ArrayBuffer.isView(value)) return value;
     const prior = seen.get(value);
     if (prior !== undefined) return prior;
     if (Array.isArray(value)) {

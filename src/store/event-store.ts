@@ -18,6 +18,13 @@ export interface NewEvent {
   ts: number;
 }
 
+/** Filters of event listings; `after` keeps events with a greater seq. */
+export interface EventFilter {
+  after?: number | undefined;
+  sessionId?: string | undefined;
+  kind?: string | undefined;
+}
+
 /** NOTIFY channel on which PostgreSQL tells every process the newest committed seq. */
 export const EVENTS_CHANNEL = "shepherd_events";
 
@@ -90,21 +97,20 @@ export class EventStore {
   }
 
   /** Newest first, for paginated listings; `before` is the seq of the last event of the previous page. */
-  async listNewestFirst(options: {
-    before?: number | undefined;
-    sessionId?: string | undefined;
-    kind?: string | undefined;
-    limit: number;
-  }): Promise<StoredEvent[]> {
+  async listNewestFirst(
+    options: EventFilter & { before?: number | undefined; limit: number },
+  ): Promise<StoredEvent[]> {
     let query = this.database.db.selectFrom("events").selectAll().orderBy("seq", "desc").limit(options.limit);
     if (options.before !== undefined) query = query.where("seq", "<", options.before);
+    if (options.after !== undefined) query = query.where("seq", ">", options.after);
     if (options.sessionId !== undefined) query = query.where("session_id", "=", options.sessionId);
     if (options.kind !== undefined) query = query.where("kind", "=", options.kind);
     return (await query.execute()).map(fromRow);
   }
 
-  async count(options: { sessionId?: string | undefined; kind?: string | undefined } = {}): Promise<number> {
+  async count(options: EventFilter = {}): Promise<number> {
     let query = this.database.db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n"));
+    if (options.after !== undefined) query = query.where("seq", ">", options.after);
     if (options.sessionId !== undefined) query = query.where("session_id", "=", options.sessionId);
     if (options.kind !== undefined) query = query.where("kind", "=", options.kind);
     return Number((await query.executeTakeFirstOrThrow()).n);

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The `shepherd` command. The TypeScript sources are compiled to dist/ by `npm install` (prepare).
+import "../dist/cli/main.js";

@@ -1,0 +1,33 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Config } from "../config/config-schema.js";
+import type { SecretRedactor } from "../domain/redact.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { EventLog } from "../services/event-log.js";
+import type { SystemStatus } from "../services/system-status.js";
+import type { TokenService } from "../services/token-service.js";
+
+/** What route modules may use: services, never adapters. */
+export interface ApiContext {
+  config: Config;
+  version: string;
+  metrics: Metrics;
+  redactor: SecretRedactor;
+  tokens: TokenService;
+  events: EventLog;
+  system: SystemStatus;
+}
+
+export type ApiApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;

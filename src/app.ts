@@ -1,0 +1,262 @@
+import { mkdir } from "node:fs/promises";
+import type { DestinationStream } from "pino";
+import { buildHttpApp } from "./api/http-app.js";
+import type { ApiApp } from "./api/api-context.js";
+import type { Config, ServerRole } from "./config/config-schema.js";
+import { parseSecretRef, resolveSecretRef, secretsDir } from "./config/secret-ref.js";
+import { SecretRedactor } from "./domain/redact.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { createJobQueue } from "./queue/create-job-queue.js";
+import type { JobQueue } from "./queue/job-queue.js";
+import { EventHub } from "./services/event-hub.js";
+import { EventLog } from "./services/event-log.js";
+import { SystemStatus } from "./services/system-status.js";
+import { TokenService } from "./services/token-service.js";
+import { openDatabase, DatabaseUnavailableError, type Database } from "./store/database.js";
+import { LocalEventSignal, type EventSignal } from "./store/event-signal.js";
+import { EventStore } from "./store/event-store.js";
+import { migrateToLatest, MigrationError } from "./store/migrate.js";
+import { PostgresEventSignal } from "./store/postgres-event-signal.js";
+import { TokenStore } from "./store/token-store.js";
+import { VERSION } from "./version.js";
+
+/** A problem that stops the server from starting, told to the user in one line. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+export interface StartOptions {
+  config: Config;
+  role: ServerRole;
+  /** Where JSON logs go (stdout by default); tests capture them. */
+  logDestination?: DestinationStream;
+  /** Human-facing lines (the listening URL, where the admin token is); stderr by default. */
+  announce?: (line: string) => void;
+  /** Test hook: faster queue backstops. */
+  queueTuning?: { pollMs?: number; superviseIntervalSeconds?: number };
+}
+
+export interface RunningShepherd {
+  config: Config;
+  role: ServerRole;
+  /** Base URL of the HTTP API, or null for a worker-only process. */
+  url: string | null;
+  adminTokenFile: string;
+  logger: Logger;
+  metrics: Metrics;
+  database: Database;
+  queue: JobQueue;
+  events: EventLog;
+  tokens: TokenService;
+  redactor: SecretRedactor;
+  http: ApiApp | null;
+  /** Stops accepting, ends streams, finishes or releases jobs, closes the database. */
+  stop(): Promise<void>;
+}
+
+/** Everything opened so far, closed in reverse order if a later step fails. */
+class Resources {
+  readonly #closers: (() => Promise<void>)[] = [];
+
+  add(close: () => Promise<unknown>): void {
+    this.#closers.push(async () => {
+      await close();
+    });
+  }
+
+  async closeAll(): Promise<void> {
+    for (const close of this.#closers.reverse()) await close().catch(() => undefined);
+  }
+}
+
+async function registerKnownSecrets(config: Config, redactor: SecretRedactor, logger: Logger): Promise<void> {
+  if (config.database.kind === "postgres") {
+    const password = new URL(config.database.url).password;
+    if (password) redactor.add(decodeURIComponent(password));
+  }
+  if (!config.github.tokenRef) {
+    logger.info("no default GitHub token configured: GitHub features stay off until a repo has its own");
+    return;
+  }
+  try {
+    const secret = await resolveSecretRef(parseSecretRef(config.github.tokenRef), config.home);
+    redactor.add(secret.value);
+    if (secret.looseMode !== null) {
+      logger.warn(
+        { ref: config.github.tokenRef, mode: secret.looseMode.toString(8) },
+        "secret file is readable by others; chmod 600 it",
+      );
+    }
+  } catch (error) {
+    logger.warn(
+      { ref: config.github.tokenRef, reason: (error as Error).message },
+      "default GitHub token cannot be read",
+    );
+  }
+}
+
+export async function startShepherd(options: StartOptions): Promise<RunningShepherd> {
+  const { config, role } = options;
+  const announce = options.announce ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const redactor = new SecretRedactor();
+  const logger = createLogger({ level: config.log.level, redactor, destination: options.logDestination });
+  const resources = new Resources();
+  try {
+    if (config.database.kind === "sqlite" && role !== "all") {
+      throw new StartupError(
+        `--role ${role} needs PostgreSQL (SHEPHERD_DATABASE_URL=postgres://…); the embedded SQLite mode runs everything in one process (--role all)`,
+      );
+    }
+    await mkdir(config.home, { recursive: true, mode: 0o700 });
+    await mkdir(secretsDir(config.home), { recursive: true, mode: 0o700 });
+    await registerKnownSecrets(config, redactor, logger);
+
+    const database = await openDatabase(config.database).catch((error: unknown) => {
+      if (error instanceof DatabaseUnavailableError) throw new StartupError(redactor.redact(error.message));
+      throw error;
+    });
+    resources.add(() => database.close());
+    const migration = await migrateToLatest(database).catch((error: unknown) => {
+      if (error instanceof MigrationError) throw new StartupError(redactor.redact(error.message));
+      throw error;
+    });
+    if (migration.applied.length > 0) logger.info({ applied: migration.applied }, "database migrated");
+
+    const metrics = createMetrics();
+    const signal: EventSignal =
+      config.database.kind === "postgres"
+        ? new PostgresEventSignal(config.database.url, (error) =>
+            logger.warn({ err: error }, "event notification connection lost; reconnecting"),
+          )
+        : new LocalEventSignal();
+    await signal.start();
+    resources.add(() => signal.close());
+
+    const eventStore = new EventStore(database);
+    const hub = new EventHub(eventStore, signal, (error) =>
+      logger.error({ err: error }, "event fan-out failed"),
+    );
+    await hub.start();
+    resources.add(async () => hub.stop());
+    const events = new EventLog({
+      store: eventStore,
+      signal,
+      hub,
+      redactor,
+      onAppended: (count) => metrics.eventsAppended.inc(count),
+    });
+    const tokens = new TokenService(new TokenStore(database.db), redactor, events);
+    const adminToken = await tokens.ensureAdminTokenFile(config.home);
+
+    const queue = createJobQueue(database, {
+      leaseMs: config.queue.leaseSeconds * 1000,
+      postgresUrl: config.database.kind === "postgres" ? config.database.url : undefined,
+      pollMs: options.queueTuning?.pollMs,
+      superviseIntervalSeconds: options.queueTuning?.superviseIntervalSeconds,
+      redact: (text) => redactor.redact(text),
+      observer: {
+        enqueued: (name, deduplicated) =>
+          metrics.jobsEnqueued.inc({ queue: name, deduplicated: String(deduplicated) }),
+        finished: (name, outcome) => metrics.jobsFinished.inc({ queue: name, outcome }),
+        internalError: (error, context) => logger.error({ err: error, context }, "job queue error"),
+      },
+    });
+    await queue.start();
+    // Job handlers of later modules are registered here for the worker and all roles.
+    resources.add(() => queue.stop());
+
+    const system = new SystemStatus({
+      database,
+      queue,
+      events,
+      version: VERSION,
+      role,
+      startedAt: Date.now(),
+    });
+
+    let http: ApiApp | null = null;
+    let url: string | null = null;
+    if (role !== "worker") {
+      http = await buildHttpApp(
+        { config, version: VERSION, metrics, redactor, tokens, events, system },
+        logger,
+      );
+      const app = http;
+      resources.add(() => app.close());
+      url = await listen(http, config.server.host, config.server.port);
+    }
+
+    announce(
+      url
+        ? `Shepherd ${VERSION} (${role}) listening on ${url} — data: ${database.description}`
+        : `Shepherd ${VERSION} (${role}) running — data: ${database.description}`,
+    );
+    announce(
+      adminToken.created
+        ? `Admin token written to ${adminToken.path} (mode 0600; the CLI uses it for this server)`
+        : `Admin token: ${adminToken.path}`,
+    );
+
+    let stopping: Promise<void> | null = null;
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        logger.info("shutting down");
+        // Streams end first so that closing the server does not wait on them.
+        hub.stop();
+        if (http)
+          await http.close().catch((error: unknown) => logger.warn({ err: error }, "http close failed"));
+        await queue
+          .stop({ graceMs: 7000 })
+          .catch((error: unknown) => logger.warn({ err: error }, "queue stop failed"));
+        await signal.close();
+        await database.close();
+        logger.info("stopped");
+        logger.flush();
+      })();
+      return stopping;
+    };
+
+    return {
+      config,
+      role,
+      url,
+      adminTokenFile: adminToken.path,
+      logger,
+      metrics,
+      database,
+      queue,
+      events,
+      tokens,
+      redactor,
+      http,
+      stop,
+    };
+  } catch (error) {
+    await resources.closeAll();
+    logger.flush();
+    throw error;
+  }
+}
+
+async function listen(app: ApiApp, host: string, port: number): Promise<string> {
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") {
+      throw new StartupError(
+        `port ${port} on ${host} is already in use (another Shepherd?); choose another with --port or SHEPHERD_PORT`,
+      );
+    }
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
+      throw new StartupError(`cannot listen on ${host}: no such local address`);
+    }
+    if (code === "EACCES") throw new StartupError(`not allowed to listen on ${host}:${port}`);
+    throw error;
+  }
+  const address = app.server.address();
+  if (address === null || typeof address === "string") return `http://${host}:${port}`;
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return `http://${shownHost}:${address.port}`;
+}

@@ -1,0 +1,129 @@
+import type { Command } from "commander";
+import { ROLES } from "../../domain/roles.js";
+import { CliError } from "../cli-error.js";
+import { apiClientFor, type GlobalOptions } from "../cli-context.js";
+import { shortTime } from "../output.js";
+import type { ApiClient } from "../api-client.js";
+
+interface TokenView {
+  id: string;
+  name: string;
+  role: string;
+  sessionId: string | null;
+  hint: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+interface Page<T> {
+  data: T[];
+  nextCursor: string | null;
+  hasMore: boolean;
+}
+
+const DURATION = /^(\d+)([mhd])$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `30d`, `12h`, `90m` → an ISO timestamp that far in the future. */
+export function expiryFrom(duration: string, now: number = Date.now()): string {
+  const match = DURATION.exec(duration.trim());
+  if (!match) throw new CliError(`--expires-in takes a duration like 90m, 12h or 30d; got "${duration}"`, 2);
+  const amount = Number(match[1]);
+  if (amount <= 0) throw new CliError("--expires-in must be more than zero", 2);
+  return new Date(now + amount * UNIT_MS[match[2] as keyof typeof UNIT_MS]).toISOString();
+}
+
+function status(token: TokenView, now: number): string {
+  if (token.revokedAt) return "revoked";
+  if (token.expiresAt && Date.parse(token.expiresAt) <= now) return "expired";
+  return "active";
+}
+
+async function allTokens(client: ApiClient): Promise<TokenView[]> {
+  const tokens: TokenView[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `?limit=200&cursor=${encodeURIComponent(cursor)}` : "?limit=200";
+    const page: Page<TokenView> = await client.get<Page<TokenView>>(`/api/v1/tokens${query}`);
+    tokens.push(...page.data);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tokens;
+}
+
+/** `shepherd token create|ls|revoke` (admin). */
+export function registerToken(program: Command): void {
+  const token = program.command("token").description("manage API tokens (admin)");
+
+  token
+    .command("create <name>")
+    .description("create a token; it is printed once and cannot be shown again")
+    .requiredOption("--role <role>", `one of ${ROLES.join(", ")}`)
+    .option("--session <id>", "the session an agent token belongs to (agent tokens only)")
+    .option("--expires-in <duration>", "expire after e.g. 90m, 12h or 30d (default: never)")
+    .action(
+      async (
+        name: string,
+        options: { role: string; session?: string; expiresIn?: string },
+        command: Command,
+      ) => {
+        if (!(ROLES as readonly string[]).includes(options.role)) {
+          throw new CliError(`--role must be one of ${ROLES.join(", ")}; got "${options.role}"`, 2);
+        }
+        const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
+        const created = await client.post<{ token: TokenView; secret: string }>("/api/v1/tokens", {
+          name,
+          role: options.role,
+          ...(options.session ? { sessionId: options.session } : {}),
+          ...(options.expiresIn ? { expiresAt: expiryFrom(options.expiresIn) } : {}),
+        });
+        if (output.json) {
+          output.printJson(created);
+          return;
+        }
+        output.print(`Created ${created.token.role} token ${created.token.id} (${created.token.name}).`);
+        output.print("Copy it now; it is not shown again:");
+        output.print("");
+        output.print(created.secret);
+      },
+    );
+
+  token
+    .command("ls")
+    .description("list tokens, newest first")
+    .action(async (_options: unknown, command: Command) => {
+      const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
+      const tokens = await allTokens(client);
+      if (output.json) {
+        output.printJson(tokens);
+        return;
+      }
+      const now = Date.now();
+      output.table(
+        ["ID", "NAME", "ROLE", "SESSION", "HINT", "CREATED", "LAST USED", "EXPIRES", "STATUS"],
+        tokens.map((t) => [
+          t.id,
+          t.name,
+          t.role,
+          t.sessionId ?? "-",
+          t.hint,
+          shortTime(t.createdAt),
+          shortTime(t.lastUsedAt),
+          shortTime(t.expiresAt),
+          status(t, now),
+        ]),
+      );
+    });
+
+  token
+    .command("revoke <id>")
+    .description("revoke a token (it stops working at once)")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
+      const revoked = await client.delete<TokenView>(`/api/v1/tokens/${encodeURIComponent(id)}`);
+      if (output.json) output.printJson(revoked);
+      else output.print(`Revoked ${revoked.id} (${revoked.name}, ${revoked.role}).`);
+    });
+}

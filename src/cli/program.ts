@@ -1,0 +1,36 @@
+import { Command } from "commander";
+import { VERSION } from "../version.js";
+import { registerLogs } from "./commands/logs.js";
+import { registerMigrate } from "./commands/migrate.js";
+import { registerServe } from "./commands/serve.js";
+import { registerStatus } from "./commands/status.js";
+import { registerToken } from "./commands/token.js";
+
+/** The `shepherd` command line: a thin client of the HTTP API, plus `serve` and `migrate`. */
+export function buildProgram(): Command {
+  const program = new Command("shepherd")
+    .description("Shepherd: a control plane for AI agents that change code through pull requests")
+    .version(VERSION, "-V, --version")
+    .option("--json", "machine-readable output")
+    .option("--url <url>", "server URL (default: $SHEPHERD_URL, else the configured listen address)")
+    .option(
+      "--config <path>",
+      "shepherd.yaml to use (default: $SHEPHERD_CONFIG, ./shepherd.yaml, <home>/shepherd.yaml)",
+    )
+    .option(
+      "--token-file <path>",
+      "file holding the API token (default: $SHEPHERD_TOKEN, else <home>/admin.token for a local server)",
+    )
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerServe(program);
+  registerMigrate(program);
+  registerStatus(program);
+  registerToken(program);
+  registerLogs(program);
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
+  return program;
+}

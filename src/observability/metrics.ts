@@ -1,0 +1,56 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The process's Prometheus metrics, on a registry of its own (several apps can share a process in tests). */
+export interface Metrics {
+  registry: Registry;
+  httpDuration: Histogram<"method" | "route" | "status">;
+  jobsFinished: Counter<"queue" | "outcome">;
+  jobsEnqueued: Counter<"queue" | "deduplicated">;
+  queueDepth: Gauge<"queue" | "state">;
+  eventsAppended: Counter;
+  streamClients: Gauge<"transport">;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "shepherd_" });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: "shepherd_http_request_duration_seconds",
+      help: "HTTP request duration by route pattern",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    jobsFinished: new Counter({
+      name: "shepherd_jobs_finished_total",
+      help: "Job attempts finished, by outcome (completed, retrying, failed, released)",
+      labelNames: ["queue", "outcome"],
+      registers: [registry],
+    }),
+    jobsEnqueued: new Counter({
+      name: "shepherd_jobs_enqueued_total",
+      help: "Jobs enqueued; deduplicated=true when an in-flight job was returned instead",
+      labelNames: ["queue", "deduplicated"],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "shepherd_queue_jobs",
+      help: "Jobs per queue and state (queued, active, failed), read at scrape time",
+      labelNames: ["queue", "state"],
+      registers: [registry],
+    }),
+    eventsAppended: new Counter({
+      name: "shepherd_events_appended_total",
+      help: "Events appended to the event log by this process",
+      registers: [registry],
+    }),
+    streamClients: new Gauge({
+      name: "shepherd_event_stream_clients",
+      help: "Connected event stream clients",
+      labelNames: ["transport"],
+      registers: [registry],
+    }),
+  };
+}
