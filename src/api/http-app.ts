@@ -64,12 +64,14 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
     }
   });
 
+  // JSON only: any other body type is a 415, not a string for the validators to puzzle over.
+  app.removeContentTypeParser("text/plain");
   installErrorHandling(app);
-  installAuth(app, ctx.tokens);
-
+  // First hook, so that even a request refused by auth carries its id.
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  installAuth(app, ctx.tokens);
   // Last line of defence: no known secret or token shape leaves in a response body.
   app.addHook("onSend", async (request, _reply, payload) => {
     if (typeof payload !== "string" || request.routeOptions.config.returnsSecret) return payload;
