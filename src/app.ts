@@ -204,6 +204,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         logger.info("shutting down");
         // Streams end first so that closing the server does not wait on them.
         hub.stop();
+        for (const client of http?.websocketServer.clients ?? []) client.close(1001, "server shutting down");
         if (http)
           await http.close().catch((error: unknown) => logger.warn({ err: error }, "http close failed"));
         await queue

@@ -52,7 +52,9 @@ export async function serveSse(
   response.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
+    // The connection ends with the stream: a kept-alive socket would hold up shutdown, and an
+    // SSE client reconnects with Last-Event-ID anyway.
+    connection: "close",
     "x-accel-buffering": "no",
     "x-request-id": request.id,
   });

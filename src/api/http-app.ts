@@ -60,7 +60,12 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
     const access = route.config?.access;
     if (!access) throw new Error(`route ${String(route.method)} ${route.url} declares no access rule`);
     for (const method of [route.method].flat()) {
-      routeTable.push({ method, url: route.url, access, websocket: Boolean(route.websocket) });
+      routeTable.push({
+        method,
+        url: route.url,
+        access,
+        websocket: Boolean(route.websocket || route.wsHandler),
+      });
     }
   });
 
@@ -71,7 +76,6 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
-  installAuth(app, ctx.tokens);
   // Last line of defence: no known secret or token shape leaves in a response body.
   app.addHook("onSend", async (request, _reply, payload) => {
     if (typeof payload !== "string" || request.routeOptions.config.returnsSecret) return payload;
@@ -114,6 +118,9 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
     },
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  // After the WebSocket plugin's own onRequest hook: an upgrade refused here must still be
+  // cleaned up by the plugin, or its socket stays open and blocks shutdown.
+  installAuth(app, ctx.tokens);
 
   registerHealthRoutes(app, ctx);
   registerOpenApiRoutes(app);

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { VERSION } from "../version.js";
+import { registerBackup } from "./commands/backup.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerServe } from "./commands/serve.js";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerToken(program);
   registerLogs(program);
+  registerBackup(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -1,10 +1,11 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { DatabaseTarget } from "../config/config-schema.js";
 import type { Schema } from "./schema.js";
+import { ShepherdSqliteDialect } from "./sqlite-dialect.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -64,7 +65,7 @@ function openSqlite(file: string): Database {
   } catch (error) {
     throw new DatabaseUnavailableError(`cannot open SQLite database ${file}: ${(error as Error).message}`);
   }
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Schema>({ dialect: new ShepherdSqliteDialect(sqlite) });
   return {
     dialect: "sqlite",
     db,

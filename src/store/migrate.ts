@@ -20,8 +20,15 @@ function migrator(database: Database): Migrator {
   });
 }
 
-/** Applies pending migrations. Safe to run from several processes at once (Kysely takes a lock). */
+/**
+ * Applies pending migrations in one transaction. Safe to run from several processes at once:
+ * PostgreSQL takes an advisory lock, SQLite an immediate (write-locked) transaction.
+ */
 export async function migrateToLatest(database: Database): Promise<MigrationReport> {
+  // The common case (nothing to do) only reads: no write lock on every start.
+  if ((await pendingMigrations(database)).length === 0) {
+    return { applied: [], current: await currentMigration(database) };
+  }
   const { error, results } = await migrator(database).migrateToLatest();
   if (error) {
     const failed = results?.find((r: MigrationResult) => r.status === "Error");

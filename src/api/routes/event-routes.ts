@@ -1,6 +1,7 @@
 import type {} from "@fastify/websocket";
 import { z } from "zod";
 import { EVENT_KINDS } from "../../domain/event-kinds.js";
+import { AppError } from "../../domain/errors.js";
 import { eventView } from "../../services/event-envelope.js";
 import { READER_ROLES, rolesAccess } from "../access.js";
 import type { ApiApp, ApiContext } from "../api-context.js";
@@ -100,22 +101,32 @@ export function registerEventRoutes(app: ApiApp, ctx: ApiContext): void {
     },
   );
 
-  app.get(
-    "/api/v1/ws/events",
-    {
-      websocket: true,
-      config: { access: streamAccess },
-      schema: {
-        tags: ["events"],
-        summary: "Event stream over WebSocket: one JSON envelope per message",
-        querystring: z.strictObject({ since, session: recordIdSchema.optional(), access_token: accessToken }),
-      },
+  // Declared with wsHandler (not `websocket: true`) so that it stays in the OpenAPI document and a
+  // plain GET gets a clear 426 instead of a bare 404.
+  app.route({
+    method: "GET",
+    url: "/api/v1/ws/events",
+    config: { access: streamAccess },
+    schema: {
+      tags: ["events"],
+      summary: "Event stream over WebSocket: one JSON envelope per message",
+      description:
+        "Connect with a WebSocket upgrade (101 Switching Protocols). Each message is one event " +
+        "{seq, kind, sessionId, ts, payload}; to resume, reconnect with ?since=<last seq received>. " +
+        "The server closes with code 1001 when it shuts down. A plain GET answers 426 UPGRADE_REQUIRED.",
+      querystring: z.strictObject({ since, session: recordIdSchema.optional(), access_token: accessToken }),
     },
-    async (socket, request) => {
+    handler: async () => {
+      throw new AppError(
+        "UPGRADE_REQUIRED",
+        "this endpoint speaks WebSocket: connect with `Upgrade: websocket`",
+      );
+    },
+    wsHandler: async (socket, request) => {
       await serveWebSocket(ctx, socket, request, {
         since: request.query.since,
         sessionId: request.query.session,
       });
     },
-  );
+  });
 }
