@@ -37,6 +37,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: "MALFORMED_REQUEST",
   FST_ERR_CTP_INVALID_JSON_BODY: "MALFORMED_REQUEST",
   FST_ERR_NOT_FOUND: "NOT_FOUND",
+  // Router errors (see frameworkErrors in http-app.ts): an over-long id names nothing that exists.
+  FST_ERR_MAX_PARAM_LENGTH: "NOT_FOUND",
+  FST_ERR_BAD_URL: "MALFORMED_REQUEST",
 };
 
 /** Maps anything thrown while handling a request to an AppError; null means "internal". */
@@ -73,6 +76,13 @@ export function sendAppError(reply: FastifyReply, error: AppError): FastifyReply
   if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
   if (error.code === "UNAUTHENTICATED") reply.header("www-authenticate", 'Bearer realm="shepherd"');
   return reply.status(error.status).type("application/json; charset=utf-8").send(envelopeOf(error));
+}
+
+/** For Fastify's `frameworkErrors`: errors raised by the router, before any hook or handler runs. */
+export function handleFrameworkError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = toAppError(error) ?? new AppError("MALFORMED_REQUEST", "the request cannot be routed");
+  reply.header("x-request-id", request.id);
+  void sendAppError(reply, appError);
 }
 
 /** Installs the error and not-found handlers: one envelope, opaque 500s with the request id logged. */

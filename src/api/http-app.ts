@@ -13,7 +13,7 @@ import type { Logger } from "../observability/logger.js";
 import type { Access } from "./access.js";
 import type { ApiApp, ApiContext } from "./api-context.js";
 import { installAuth } from "./auth.js";
-import { errorEnvelopeSchema, installErrorHandling } from "./error-envelope.js";
+import { errorEnvelopeSchema, handleFrameworkError, installErrorHandling } from "./error-envelope.js";
 import { registerEventRoutes } from "./routes/event-routes.js";
 import { registerHealthRoutes } from "./routes/health-routes.js";
 import { registerOpenApiRoutes } from "./routes/openapi-routes.js";
@@ -50,6 +50,7 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
     bodyLimit: ctx.config.server.bodyLimitBytes,
     exposeHeadRoutes: false,
     forceCloseConnections: "idle",
+    frameworkErrors: handleFrameworkError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

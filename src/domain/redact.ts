@@ -13,6 +13,9 @@ export const SECRET_PATTERNS: readonly RegExp[] = [
   /shp_[A-Za-z0-9]{32,}/g,
 ];
 
+/** All token shapes in one pattern: one pass over the text instead of one per shape. */
+const SHAPES = new RegExp(SECRET_PATTERNS.map((pattern) => pattern.source).join("|"), "g");
+
 /** Shorter values are not redacted by value: they would mangle ordinary text. */
 export const MIN_KNOWN_SECRET_LENGTH = 6;
 
@@ -57,8 +60,7 @@ export class SecretRedactor {
     let out = text;
     const known = this.#pattern();
     if (known) out = out.replace(known, REDACTED);
-    for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, REDACTED);
-    return out;
+    return out.replace(SHAPES, REDACTED);
   }
 
   /** Returns a copy of `value` with every string (keys included) redacted. */
