@@ -162,8 +162,9 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         internalError: (error, context) => logger.error({ err: error, context }, "job queue error"),
       },
     });
+    // Every role starts the queue: api processes enqueue; worker and all processes also run the
+    // job handlers, which capabilities register here (the foundation itself defines none).
     await queue.start();
-    // Job handlers of later modules are registered here for the worker and all roles.
     resources.add(() => queue.stop());
 
     const system = new SystemStatus({
