@@ -1,10 +1,15 @@
 import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import type { DestinationStream } from "pino";
 import { buildHttpApp } from "./api/http-app.js";
 import type { ApiApp } from "./api/api-context.js";
 import type { Config, ServerRole } from "./config/config-schema.js";
 import { parseSecretRef, resolveSecretRef, secretsDir } from "./config/secret-ref.js";
 import { SecretRedactor } from "./domain/redact.js";
+import { GitRunner, type GitObserver } from "./git/git-runner.js";
+import { GitHubBudget } from "./github/github-budget.js";
+import { GitHubClients } from "./github/github-client.js";
+import { MemoryEtagCache } from "./github/octokit-plugins.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { createJobQueue } from "./queue/create-job-queue.js";
@@ -13,6 +18,14 @@ import { EventHub } from "./services/event-hub.js";
 import { EventLog } from "./services/event-log.js";
 import { SystemStatus } from "./services/system-status.js";
 import { TokenService } from "./services/token-service.js";
+import { PrWorker } from "./services/pr-worker.js";
+import { PR_OPEN_QUEUE, ProposalService, type PrOpenJob } from "./services/proposal-service.js";
+import { RepoService } from "./services/repo-service.js";
+import { SecretReader } from "./services/secrets.js";
+import { PostgresRepoLocks } from "./store/postgres-repo-locks.js";
+import { ProposalStore } from "./store/proposal-store.js";
+import { InProcessRepoLocks, type RepoLocks } from "./store/repo-locks.js";
+import { RepoStore } from "./store/repo-store.js";
 import { openDatabase, DatabaseUnavailableError, type Database } from "./store/database.js";
 import { LocalEventSignal, type EventSignal } from "./store/event-signal.js";
 import { EventStore } from "./store/event-store.js";
@@ -35,6 +48,10 @@ export interface StartOptions {
   announce?: (line: string) => void;
   /** Test hook: faster queue backstops. */
   queueTuning?: { pollMs?: number; superviseIntervalSeconds?: number };
+  /** Test hook: watch every git process (e.g. to prove a clone is never used twice at once). */
+  gitObserver?: GitObserver;
+  /** Test hook: shorter waits when a repo is busy. */
+  lockRetryMs?: number;
 }
 
 export interface RunningShepherd {
@@ -49,6 +66,9 @@ export interface RunningShepherd {
   queue: JobQueue;
   events: EventLog;
   tokens: TokenService;
+  repos: RepoService;
+  proposals: ProposalService;
+  github: GitHubClients;
   redactor: SecretRedactor;
   http: ApiApp | null;
   /** Stops accepting, ends streams, finishes or releases jobs, closes the database. */
@@ -167,6 +187,69 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
     await queue.start();
     resources.add(() => queue.stop());
 
+    const secrets = new SecretReader(config.home, redactor);
+    const github = new GitHubClients(
+      config.github.apiUrl,
+      {
+        writeSpacingMs: config.github.writeSpacingMs,
+        maxRateLimitWaitSeconds: config.github.maxRateLimitWaitSeconds,
+        rateLimitRetries: 2,
+        serverErrorRetries: 2,
+        retryBaseMs: 1000,
+        requestTimeoutMs: config.github.requestTimeoutSeconds * 1000,
+        secondaryLimitFallbackSeconds: config.github.secondaryLimitFallbackSeconds,
+      },
+      new GitHubBudget(metrics),
+      new MemoryEtagCache(),
+    );
+    const clonesDir = path.join(config.home, "clones");
+    const gitHome = path.join(config.home, "git-home");
+    await mkdir(gitHome, { recursive: true, mode: 0o700 });
+    const repoStore = new RepoStore(database.db);
+    const proposalStore = new ProposalStore(database.db);
+    const repos = new RepoService({
+      store: repoStore,
+      events,
+      secrets,
+      github,
+      webUrl: config.github.webUrl,
+      clonesDir,
+    });
+    const proposals = new ProposalService({ store: proposalStore, repos: repoStore, events, queue, secrets });
+
+    if (role !== "api") {
+      const locks: RepoLocks =
+        config.database.kind === "postgres"
+          ? new PostgresRepoLocks(config.database.url, config.prWorker.concurrency + 1)
+          : new InProcessRepoLocks();
+      resources.add(() => locks.close());
+      const worker = new PrWorker({
+        proposals: proposalStore,
+        repos: repoStore,
+        events,
+        secrets,
+        github,
+        git: new GitRunner({
+          identity: { name: config.git.authorName, email: config.git.authorEmail },
+          redact: (text) => redactor.redact(text),
+          homeDir: gitHome,
+          defaultTimeoutMs: config.prWorker.gitTimeoutSeconds * 1000,
+          observer: options.gitObserver,
+        }),
+        locks,
+        urls: config.github,
+        clonesDir,
+        publicUrl: config.server.publicUrl,
+        redactor,
+        logger,
+        lockTimeoutMs: config.prWorker.lockTimeoutSeconds * 1000,
+        lockRetryMs: options.lockRetryMs ?? 2000,
+      });
+      await queue.work<PrOpenJob>(PR_OPEN_QUEUE, { concurrency: config.prWorker.concurrency }, (job) =>
+        worker.handle(job),
+      );
+    }
+
     const system = new SystemStatus({
       database,
       queue,
@@ -180,7 +263,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
     let url: string | null = null;
     if (role !== "worker") {
       http = await buildHttpApp(
-        { config, version: VERSION, metrics, redactor, tokens, events, system },
+        { config, version: VERSION, metrics, redactor, tokens, events, system, repos, proposals },
         logger,
       );
       const app = http;
@@ -230,6 +313,9 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       queue,
       events,
       tokens,
+      repos,
+      proposals,
+      github,
       redactor,
       http,
       stop,

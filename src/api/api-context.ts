@@ -10,6 +10,8 @@ import type { Config } from "../config/config-schema.js";
 import type { SecretRedactor } from "../domain/redact.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { EventLog } from "../services/event-log.js";
+import type { ProposalService } from "../services/proposal-service.js";
+import type { RepoService } from "../services/repo-service.js";
 import type { SystemStatus } from "../services/system-status.js";
 import type { TokenService } from "../services/token-service.js";
 
@@ -22,6 +24,8 @@ export interface ApiContext {
   tokens: TokenService;
   events: EventLog;
   system: SystemStatus;
+  repos: RepoService;
+  proposals: ProposalService;
 }
 
 export type ApiApp = FastifyInstance<

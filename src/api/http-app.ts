@@ -17,6 +17,8 @@ import { errorEnvelopeSchema, handleFrameworkError, installErrorHandling } from 
 import { registerEventRoutes } from "./routes/event-routes.js";
 import { registerHealthRoutes } from "./routes/health-routes.js";
 import { registerOpenApiRoutes } from "./routes/openapi-routes.js";
+import { registerProposalRoutes } from "./routes/proposal-routes.js";
+import { registerRepoRoutes } from "./routes/repo-routes.js";
 import { registerStatusRoutes } from "./routes/status-routes.js";
 import { registerTokenRoutes } from "./routes/token-routes.js";
 
@@ -128,6 +130,8 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
   registerStatusRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerRepoRoutes(app, ctx);
+  registerProposalRoutes(app, ctx);
 
   await app.ready();
   return app;

@@ -3,6 +3,8 @@ import { VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerMigrate } from "./commands/migrate.js";
+import { registerProposal } from "./commands/proposal.js";
+import { registerRepo } from "./commands/repo.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStatus } from "./commands/status.js";
 import { registerToken } from "./commands/token.js";
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerToken(program);
   registerLogs(program);
   registerBackup(program);
+  registerRepo(program);
+  registerProposal(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

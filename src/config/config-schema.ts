@@ -32,6 +32,24 @@ export const configFileSchema = z.strictObject({
     .strictObject({
       url: nonEmpty.optional(),
       tokenRef: nonEmpty.optional(),
+      /** Deadline of each GitHub request attempt. */
+      requestTimeoutSeconds: z.number().int().min(1).max(120).optional(),
+      /** Spacing of content-creating requests per token (GitHub asks for at least 1 s). */
+      writeSpacingMs: z.number().int().min(0).max(60_000).optional(),
+      /** Longest rate-limit wait inside one call; longer waits go back to the job queue. */
+      maxRateLimitWaitSeconds: z.number().int().min(0).max(3600).optional(),
+      /** Wait after a secondary rate limit that names no time (GitHub: "at least one minute"). */
+      secondaryLimitFallbackSeconds: z.number().int().min(1).max(3600).optional(),
+    })
+    .optional(),
+  prWorker: z
+    .strictObject({
+      /** PR-opening jobs run at once in this process (each repo is still one at a time). */
+      concurrency: z.number().int().min(1).max(32).optional(),
+      /** How long a proposal may wait for its repo's lock before LOCK_TIMEOUT. */
+      lockTimeoutSeconds: z.number().int().min(5).max(86_400).optional(),
+      /** Deadline of each git command. */
+      gitTimeoutSeconds: z.number().int().min(5).max(3600).optional(),
     })
     .optional(),
   git: z
@@ -87,7 +105,12 @@ export interface Config {
     isGitHubDotCom: boolean;
     /** Default token ref for repos without their own; `env:SHEPHERD_GITHUB_TOKEN` when that is set. */
     tokenRef: string | null;
+    requestTimeoutSeconds: number;
+    writeSpacingMs: number;
+    maxRateLimitWaitSeconds: number;
+    secondaryLimitFallbackSeconds: number;
   };
+  prWorker: { concurrency: number; lockTimeoutSeconds: number; gitTimeoutSeconds: number };
   git: { authorName: string; authorEmail: string };
   log: { level: (typeof LOG_LEVELS)[number] };
   queue: { leaseSeconds: number };
@@ -102,4 +125,11 @@ export const DEFAULTS = {
   gitAuthorEmail: "shepherd-bot@users.noreply.github.com",
   logLevel: "info",
   leaseSeconds: 60,
+  githubRequestTimeoutSeconds: 15,
+  githubWriteSpacingMs: 1000,
+  githubMaxRateLimitWaitSeconds: 60,
+  githubSecondaryLimitFallbackSeconds: 60,
+  prWorkerConcurrency: 2,
+  prWorkerLockTimeoutSeconds: 600,
+  prWorkerGitTimeoutSeconds: 120,
 } as const;

@@ -71,6 +71,10 @@ describe("loadConfig: defaults", () => {
         graphqlUrl: "https://api.github.com/graphql",
         isGitHubDotCom: true,
         tokenRef: null,
+        requestTimeoutSeconds: 15,
+        writeSpacingMs: 1000,
+        maxRateLimitWaitSeconds: 60,
+        secondaryLimitFallbackSeconds: 60,
       },
       git: {
         authorName: "shepherd-bot",
@@ -78,6 +82,7 @@ describe("loadConfig: defaults", () => {
       },
       log: { level: "info" },
       queue: { leaseSeconds: 60 },
+      prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120 },
     });
   });
 
@@ -308,10 +313,15 @@ describe("loadConfig: precedence file < env < CLI override", () => {
         graphqlUrl: "http://127.0.0.1:4999/api/graphql",
         isGitHubDotCom: false,
         tokenRef: "file:github-token",
+        requestTimeoutSeconds: 15,
+        writeSpacingMs: 1000,
+        maxRateLimitWaitSeconds: 60,
+        secondaryLimitFallbackSeconds: 60,
       },
       git: { authorName: "Bot", authorEmail: "bot@example.com" },
       log: { level: "warn" },
       queue: { leaseSeconds: 120 },
+      prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120 },
     });
   });
 });
@@ -635,6 +645,13 @@ describe("loadConfig: github", () => {
     },
   ])("github.url $url derives the API URLs", async ({ url, expected }) => {
     const config = await loadConfig({ env: { SHEPHERD_GITHUB_URL: url }, cwd });
-    expect(config.github).toEqual({ ...expected, tokenRef: null });
+    expect(config.github).toEqual({
+      ...expected,
+      tokenRef: null,
+      requestTimeoutSeconds: 15,
+      writeSpacingMs: 1000,
+      maxRateLimitWaitSeconds: 60,
+      secondaryLimitFallbackSeconds: 60,
+    });
   });
 });

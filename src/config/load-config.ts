@@ -211,12 +211,20 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
 
   const database = resolveDatabase(data.database?.url, home, (message) => fail(["database", "url"], message));
 
+  const githubPolicy = {
+    requestTimeoutSeconds: data.github?.requestTimeoutSeconds ?? DEFAULTS.githubRequestTimeoutSeconds,
+    writeSpacingMs: data.github?.writeSpacingMs ?? DEFAULTS.githubWriteSpacingMs,
+    maxRateLimitWaitSeconds: data.github?.maxRateLimitWaitSeconds ?? DEFAULTS.githubMaxRateLimitWaitSeconds,
+    secondaryLimitFallbackSeconds:
+      data.github?.secondaryLimitFallbackSeconds ?? DEFAULTS.githubSecondaryLimitFallbackSeconds,
+  };
   let github: Config["github"] = {
     ...deriveGitHubUrls(DEFAULTS.githubUrl),
     tokenRef: null,
+    ...githubPolicy,
   };
   try {
-    github = { ...deriveGitHubUrls(data.github?.url ?? DEFAULTS.githubUrl), tokenRef: null };
+    github = { ...deriveGitHubUrls(data.github?.url ?? DEFAULTS.githubUrl), tokenRef: null, ...githubPolicy };
   } catch (error) {
     if (!(error instanceof GitHubUrlError)) throw error;
     fail(["github", "url"], error.message);
@@ -252,6 +260,11 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
     },
     log: { level: data.log?.level ?? DEFAULTS.logLevel },
     queue: { leaseSeconds: data.queue?.leaseSeconds ?? DEFAULTS.leaseSeconds },
+    prWorker: {
+      concurrency: data.prWorker?.concurrency ?? DEFAULTS.prWorkerConcurrency,
+      lockTimeoutSeconds: data.prWorker?.lockTimeoutSeconds ?? DEFAULTS.prWorkerLockTimeoutSeconds,
+      gitTimeoutSeconds: data.prWorker?.gitTimeoutSeconds ?? DEFAULTS.prWorkerGitTimeoutSeconds,
+    },
   };
 }
 

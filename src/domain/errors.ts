@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   REPO_NAME_TAKEN: { status: 409, retryable: false },
   INVALID_STATE_TRANSITION: { status: 409, retryable: false },
   APPROVAL_ALREADY_DECIDED: { status: 409, retryable: false },
+  VERSION_CONFLICT: { status: 409, retryable: false },
   REPO_NOT_CONFIGURED: { status: 422, retryable: false },
   SESSION_BUSY: { status: 429, retryable: true },
   RATE_LIMITED: { status: 429, retryable: true },

@@ -9,6 +9,10 @@ export interface Metrics {
   queueDepth: Gauge<"queue" | "state">;
   eventsAppended: Counter;
   streamClients: Gauge<"transport">;
+  githubRequests: Counter<"token" | "method" | "status">;
+  githubPoints: Counter<"token" | "resource">;
+  githubRateRemaining: Gauge<"token" | "resource">;
+  githubRateLimit: Gauge<"token" | "resource">;
 }
 
 export function createMetrics(): Metrics {
@@ -50,6 +54,30 @@ export function createMetrics(): Metrics {
       name: "shepherd_event_stream_clients",
       help: "Connected event stream clients",
       labelNames: ["transport"],
+      registers: [registry],
+    }),
+    githubRequests: new Counter({
+      name: "shepherd_github_requests_total",
+      help: "GitHub API requests by token fingerprint, method and status (304 = served from the ETag cache)",
+      labelNames: ["token", "method", "status"],
+      registers: [registry],
+    }),
+    githubPoints: new Counter({
+      name: "shepherd_github_points_total",
+      help: "GitHub secondary-limit points spent (GET 1, writes 5, GraphQL its cost)",
+      labelNames: ["token", "resource"],
+      registers: [registry],
+    }),
+    githubRateRemaining: new Gauge({
+      name: "shepherd_github_rate_limit_remaining",
+      help: "Primary budget left per token and resource, as GitHub last reported it",
+      labelNames: ["token", "resource"],
+      registers: [registry],
+    }),
+    githubRateLimit: new Gauge({
+      name: "shepherd_github_rate_limit_limit",
+      help: "Primary budget per hour per token and resource, as GitHub last reported it",
+      labelNames: ["token", "resource"],
       registers: [registry],
     }),
   };

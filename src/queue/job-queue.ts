@@ -40,6 +40,8 @@ export interface JobContext<P> {
   maxAttempts: number;
   /** Aborted when the job is released (shutdown past the grace period, or the lease was lost). */
   signal: AbortSignal;
+  /** Epoch ms of the first deferral of this job, or null if it was never deferred. */
+  deferredSince: number | null;
 }
 
 export type JobHandler<P> = (job: JobContext<P>) => Promise<void>;
@@ -85,6 +87,17 @@ export interface JobQueue {
 /** Thrown by a handler to fail its job without further attempts. */
 export class PermanentJobError extends Error {
   override name = "PermanentJobError";
+}
+
+/** Thrown by a handler to run the job again after `delayMs`, without counting an attempt. */
+export class DeferJobError extends Error {
+  override name = "DeferJobError";
+  constructor(
+    readonly delayMs: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
 }
 
 export const JOB_DEFAULTS = {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { PgBoss, type JobWithMetadata } from "pg-boss";
 import {
   assertQueueName,
+  DeferJobError,
   errorText,
   JOB_DEFAULTS,
   PermanentJobError,
@@ -30,6 +31,8 @@ export interface PgBossJobQueueOptions {
 /** pg-boss needs an object; any JSON payload travels inside this envelope. */
 interface Envelope {
   payload: unknown;
+  /** Set by a deferral (see #defer). */
+  deferredSince?: number;
 }
 
 interface RunningJob {
@@ -185,10 +188,16 @@ export class PgBossJobQueue implements JobQueue {
         attempt: job.retryCount + 1,
         maxAttempts: job.retryLimit + 1,
         signal: controller.signal,
+        deferredSince: job.data.deferredSince ?? null,
       });
       this.#observer.finished?.(queue, "completed", Date.now() - started);
       return { id: job.id, status: "completed" };
     } catch (error) {
+      if (error instanceof DeferJobError) {
+        await this.#defer(queue, job, error.delayMs);
+        // pg-boss's completion is fenced on the attempt we held, which #defer has given back: a no-op.
+        return { id: job.id, status: "completed" };
+      }
       const permanent = error instanceof PermanentJobError;
       const final = permanent || job.retryCount >= job.retryLimit;
       this.#observer.finished?.(queue, final ? "failed" : "retrying", Date.now() - started);
@@ -279,6 +288,25 @@ export class PgBossJobQueue implements JobQueue {
       this.#observer.internalError?.(error, "release job");
     }
     job.controller.abort(new Error("released: the worker is shutting down"));
+  }
+
+  /**
+   * Puts a running job back to start after `delayMs` without spending a retry: back to `created`
+   * with no `started_on` (so the next claim does not count), fenced on the attempt we hold.
+   */
+  async #defer(queue: string, job: JobWithMetadata<Envelope>, delayMs: number): Promise<void> {
+    try {
+      await this.#boss.getDb().executeSql(
+        `UPDATE ${this.#schema}.job
+         SET state = 'created', started_on = NULL, heartbeat_on = NULL,
+             start_after = now() + ($4::int * interval '1 millisecond'),
+             data = jsonb_set(data, '{deferredSince}', to_jsonb(COALESCE((data->>'deferredSince')::bigint, $5::bigint)))
+         WHERE name = $1 AND id = $2::uuid AND state = 'active' AND retry_count = $3`,
+        [queue, job.id, job.retryCount, Math.max(0, Math.round(delayMs)), Date.now()],
+      );
+    } catch (error) {
+      this.#observer.internalError?.(error, "defer job");
+    }
   }
 
   async #inFlight(queue: string, dedupKey: string | undefined): Promise<string | null> {

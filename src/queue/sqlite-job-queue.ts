@@ -5,6 +5,7 @@ import type { JobsTable, Schema } from "../store/schema.js";
 import {
   assertQueueName,
   backoffDelay,
+  DeferJobError,
   errorText,
   JOB_DEFAULTS,
   PermanentJobError,
@@ -359,9 +360,14 @@ export class SqliteJobQueue implements JobQueue {
           attempt: row.attempts,
           maxAttempts: row.max_attempts,
           signal: controller.signal,
+          deferredSince: row.deferred_since,
         });
         await this.#settle(row, leaseToken, "completed", null, started);
       } catch (error) {
+        if (error instanceof DeferJobError) {
+          await this.#defer(row, leaseToken, error.delayMs);
+          return;
+        }
         const final = error instanceof PermanentJobError || row.attempts >= row.max_attempts;
         await this.#settle(row, leaseToken, final ? "failed" : "retrying", error, started);
       } finally {
@@ -403,6 +409,30 @@ export class SqliteJobQueue implements JobQueue {
       }
     } catch (settleError) {
       this.#observer.internalError?.(settleError, "settle job");
+    }
+  }
+
+  /** Back to the queue after `delayMs`; the attempt it was in is not counted. */
+  async #defer(row: Selectable<JobsTable>, leaseToken: string, delayMs: number): Promise<void> {
+    const now = this.#now();
+    try {
+      const result = await this.db
+        .updateTable("jobs")
+        .set((eb) => ({
+          state: "queued",
+          attempts: eb("attempts", "-", 1),
+          run_at: now + Math.max(0, delayMs),
+          deferred_since: row.deferred_since ?? now,
+          lease_token: null,
+          lease_until: null,
+          updated_at: now,
+        }))
+        .where("id", "=", row.id)
+        .where("lease_token", "=", leaseToken)
+        .executeTakeFirst();
+      if (result.numUpdatedRows > 0n) this.#wake(row.queue, delayMs);
+    } catch (error) {
+      this.#observer.internalError?.(error, "defer job");
     }
   }
 

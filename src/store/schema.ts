@@ -47,6 +47,48 @@ export interface JobsTable {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  deferred_since: number | null;
+}
+
+export interface ReposTable {
+  id: string;
+  name: string;
+  owner: string;
+  repo: string;
+  base_branch: string;
+  token_ref: string;
+  webhook_secret_ref: string | null;
+  auto_merge: number;
+  merge_method: string;
+  follow_ups: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+  version: number;
+}
+
+export interface ProposalsTable {
+  id: string;
+  repo_id: string;
+  session_id: string | null;
+  title: string;
+  kind: string;
+  change: string;
+  evidence: string | null;
+  status: string;
+  rejected_reason: string | null;
+  pr_open_error: string | null;
+  branch: string | null;
+  pr_number: number | null;
+  pr_url: string | null;
+  pr_node_id: string | null;
+  open_job_id: string | null;
+  open_requested_at: number | null;
+  opened_at: number | null;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+  version: number;
 }
 
 export interface Schema {
@@ -54,4 +96,6 @@ export interface Schema {
   events: EventsTable;
   event_counter: EventCounterTable;
   jobs: JobsTable;
+  repos: ReposTable;
+  proposals: ProposalsTable;
 }

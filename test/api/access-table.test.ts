@@ -8,6 +8,7 @@ import { WebSocket } from "ws";
 import type { Role } from "../../src/domain/roles.js";
 import { generateTokenSecret, hashToken, tokenHint } from "../../src/services/token-service.js";
 import { newId } from "../../src/store/ids.js";
+import { ProposalStore } from "../../src/store/proposal-store.js";
 import { TokenStore } from "../../src/store/token-store.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 import { waitFor } from "../support/wait-for.js";
@@ -37,6 +38,18 @@ const EXPECTED: Record<string, Expected> = {
   "GET /api/v1/events": READER_STREAM,
   "GET /api/v1/sessions/:id/events": READER_STREAM,
   "GET /api/v1/ws/events": READER_STREAM,
+  "POST /api/v1/repos": ADMIN_ONLY,
+  "GET /api/v1/repos": { kind: "roles", roles: READERS },
+  "GET /api/v1/repos/:id": { kind: "roles", roles: READERS },
+  "PATCH /api/v1/repos/:id": ADMIN_ONLY,
+  "DELETE /api/v1/repos/:id": ADMIN_ONLY,
+  "POST /api/v1/repos/:id/check": { kind: "roles", roles: ["admin", "operator"] },
+  "POST /api/v1/proposals": { kind: "roles", roles: ["admin", "operator"], agentOwnSession: true },
+  "GET /api/v1/proposals": READER_STREAM,
+  "GET /api/v1/proposals/:id": { kind: "roles", roles: READERS },
+  "POST /api/v1/proposals/:id/open-pr": { kind: "roles", roles: ["admin", "operator"] },
+  "POST /api/v1/proposals/:id/reject": { kind: "roles", roles: ["admin", "operator"] },
+  "POST /api/v1/proposals/:id/reopen": { kind: "roles", roles: ["admin", "operator"] },
 };
 
 /** Every stream request is about this session; "agent (own session)" is bound to it. */
@@ -56,6 +69,43 @@ let uniqueCounter = 0;
 function uniqueName(prefix: string): string {
   uniqueCounter += 1;
   return `${prefix}-${uniqueCounter}`;
+}
+
+/** A registered repo with a readable token file, for the repo and proposal fixtures. */
+async function registeredRepo(server: TestServer): Promise<{ id: string; tokenFile: string }> {
+  const name = uniqueName("repo");
+  const tokenFile = path.join(server.home, "secrets", name);
+  await writeFile(tokenFile, `ghp_${"x".repeat(36)}\n`, { mode: 0o600 });
+  const repo = await server.running.repos.create(
+    {
+      name,
+      url: `https://github.com/acme/${name}`,
+      baseBranch: "main",
+      tokenRef: `file:${name}`,
+      webhookSecretRef: null,
+      autoMerge: false,
+      mergeMethod: "squash",
+      followUps: "approve",
+    },
+    null,
+  );
+  return { id: repo.id, tokenFile };
+}
+
+async function pendingProposal(server: TestServer): Promise<string> {
+  const repo = await registeredRepo(server);
+  const proposal = await server.running.proposals.create(
+    {
+      repoId: repo.id,
+      sessionId: SESSION,
+      title: uniqueName("proposal"),
+      kind: "files",
+      change: { files: [{ path: "notes.txt", content: "x" }] },
+      evidence: null,
+    },
+    null,
+  );
+  return proposal.id;
 }
 
 /** A VALID request per route, so that an admitted caller gets a 2xx and never a validation 4xx. */
@@ -107,6 +157,79 @@ const FIXTURES: Record<string, (server: TestServer) => Promise<Probe>> = {
     method: "GET",
     path: `/api/v1/ws/events?session=${SESSION}`,
   }),
+  "POST /api/v1/repos": async (server) => {
+    const name = uniqueName("new-repo");
+    await writeFile(path.join(server.home, "secrets", name), `ghp_${"y".repeat(36)}\n`, { mode: 0o600 });
+    return {
+      transport: "inject",
+      method: "POST",
+      path: "/api/v1/repos",
+      body: { name, url: `https://github.com/acme/${name}`, tokenRef: `file:${name}` },
+    };
+  },
+  "GET /api/v1/repos": async () => ({ transport: "inject", method: "GET", path: "/api/v1/repos?limit=5" }),
+  "GET /api/v1/repos/:id": async (server) => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/repos/${(await registeredRepo(server)).id}`,
+  }),
+  "PATCH /api/v1/repos/:id": async (server) => ({
+    transport: "inject",
+    method: "PATCH",
+    path: `/api/v1/repos/${(await registeredRepo(server)).id}`,
+    body: { autoMerge: true },
+  }),
+  "DELETE /api/v1/repos/:id": async (server) => ({
+    transport: "inject",
+    method: "DELETE",
+    path: `/api/v1/repos/${(await registeredRepo(server)).id}`,
+  }),
+  "POST /api/v1/repos/:id/check": async (server) => {
+    // An unreadable token makes the check answer at once (a 200 listing the problem), without GitHub.
+    const repo = await registeredRepo(server);
+    await rm(repo.tokenFile);
+    return { transport: "inject", method: "POST", path: `/api/v1/repos/${repo.id}/check` };
+  },
+  "POST /api/v1/proposals": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: "/api/v1/proposals",
+    body: {
+      repoId: (await registeredRepo(server)).id,
+      sessionId: SESSION,
+      title: uniqueName("proposed"),
+      kind: "params",
+      change: { path: "config/params.json", set: { "boost.title": { to: 2 } } },
+    },
+  }),
+  "GET /api/v1/proposals": async () => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/proposals?session=${SESSION}&limit=5`,
+  }),
+  "GET /api/v1/proposals/:id": async (server) => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/proposals/${await pendingProposal(server)}`,
+  }),
+  "POST /api/v1/proposals/:id/open-pr": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: `/api/v1/proposals/${await pendingProposal(server)}/open-pr`,
+  }),
+  "POST /api/v1/proposals/:id/reject": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: `/api/v1/proposals/${await pendingProposal(server)}/reject`,
+    body: { reason: "not now" },
+  }),
+  "POST /api/v1/proposals/:id/reopen": async (server) => {
+    const id = await pendingProposal(server);
+    // As the PR observer does when the PR is closed unmerged.
+    const store = new ProposalStore(server.running.database.db);
+    await store.followPr(id, ["pending"], "closed", Date.now());
+    return { transport: "inject", method: "POST", path: `/api/v1/proposals/${id}/reopen` };
+  },
 };
 
 interface Answer {

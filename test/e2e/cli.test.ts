@@ -580,11 +580,11 @@ describe("graceful shutdown", () => {
 });
 
 describe("shepherd migrate", () => {
-  test("applies 0001-foundation on a fresh home, then says up to date", async () => {
+  test("applies every migration on a fresh home, then says up to date", async () => {
     const home = await newHome();
     const first = await runCli(["migrate"], { home });
     expectSuccess(first);
-    expect(first.stdout).toMatch(/applied 0001-foundation/);
+    expect(first.stdout).toMatch(/applied 0001-foundation, 0002-repos-and-proposals/);
 
     const again = await runCli(["migrate"], { home });
     expectSuccess(again);
@@ -592,7 +592,7 @@ describe("shepherd migrate", () => {
 
     const json = await runCli(["migrate", "--json"], { home });
     expectSuccess(json);
-    expect(JSON.parse(json.stdout)).toMatchObject({ applied: [], current: "0001-foundation" });
+    expect(JSON.parse(json.stdout)).toMatchObject({ applied: [], current: "0002-repos-and-proposals" });
 
     // The server starts on the migrated home without migrating again.
     const server = await startServer({ home });

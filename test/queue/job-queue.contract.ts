@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PermanentJobError, type JobQueue } from "../../src/queue/job-queue.js";
+import { DeferJobError, PermanentJobError, type JobQueue } from "../../src/queue/job-queue.js";
 import { createQueueHarness, QUEUE_CANARY, type QueueHarness } from "../support/queue-harness.js";
 import type { DatabaseKind } from "../support/databases.js";
 import { deferred, waitFor } from "../support/wait-for.js";
@@ -123,6 +123,27 @@ export function jobQueueContract(kind: DatabaseKind): void {
       // Give a wrongly scheduled retry time to happen before counting.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(calls).toBe(1);
+    });
+
+    it("runs a deferred job again after its delay without spending an attempt, and says since when", async () => {
+      const runs: { attempt: number; deferredSince: number | null; at: number }[] = [];
+      await queue.work("busy", { concurrency: 1 }, async (job) => {
+        runs.push({ attempt: job.attempt, deferredSince: job.deferredSince, at: Date.now() });
+        if (runs.length <= 2) throw new DeferJobError(1000, "resource busy");
+      });
+      const { id } = await queue.enqueue("busy", {}, { maxAttempts: 1 });
+      await waitFor(async () => (await queue.getJob("busy", id))?.state === "completed", {
+        timeoutMs: 20_000,
+      });
+      // maxAttempts 1 and three runs: the two deferrals did not count as attempts.
+      expect(runs.map((run) => run.attempt)).toEqual([1, 1, 1]);
+      const [first, second, third] = runs;
+      expect(first?.deferredSince).toBeNull();
+      expect(second?.deferredSince).toEqual(expect.any(Number));
+      // The first deferral's time is kept, not reset by the second.
+      expect(third?.deferredSince).toBe(second?.deferredSince);
+      expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(900);
+      expect((await queue.getJob("busy", id))?.attempts).toBe(1);
     });
 
     it("never runs more jobs of a queue at once than its concurrency", async () => {

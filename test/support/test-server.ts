@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { startShepherd, type RunningShepherd } from "../../src/app.js";
@@ -6,6 +6,7 @@ import type { Config, ServerRole } from "../../src/config/config-schema.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import type { Role } from "../../src/domain/roles.js";
 import type { ApiApp } from "../../src/api/api-context.js";
+import type { GitObserver } from "../../src/git/git-runner.js";
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from "./databases.js";
 import { LogCapture } from "./log-capture.js";
 
@@ -26,6 +27,10 @@ export interface TestServer {
 
 export interface TestServerOptions {
   kind?: DatabaseKind;
+  /** Content of a shepherd.yaml for this server (written into its home). */
+  configYaml?: string;
+  gitObserver?: GitObserver;
+  lockRetryMs?: number;
   /** An existing database to share with another server (two processes on one PostgreSQL). */
   database?: TestDatabase;
   role?: ServerRole;
@@ -37,7 +42,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const home = await mkdtemp(path.join(os.tmpdir(), "shepherd-home-"));
   const ownDatabase = options.database ? null : await createTestDatabase(options.kind ?? "sqlite");
   const database = options.database ?? (ownDatabase as TestDatabase);
+  const configFile = path.join(home, "shepherd.yaml");
+  if (options.configYaml !== undefined) await writeFile(configFile, options.configYaml);
   const config = await loadConfig({
+    ...(options.configYaml === undefined ? {} : { configPath: configFile }),
     env: {
       SHEPHERD_HOME: home,
       SHEPHERD_PORT: "0",
@@ -54,6 +62,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logDestination: logs,
     announce: () => undefined,
     queueTuning: { pollMs: 100, superviseIntervalSeconds: 1 },
+    gitObserver: options.gitObserver,
+    lockRetryMs: options.lockRetryMs,
   });
   const adminToken = (await readFile(running.adminTokenFile, "utf8")).trim();
   let stopped = false;

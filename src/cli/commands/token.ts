@@ -3,7 +3,7 @@ import { ROLES } from "../../domain/roles.js";
 import { CliError } from "../cli-error.js";
 import { apiClientFor, type GlobalOptions } from "../cli-context.js";
 import { shortTime } from "../output.js";
-import type { ApiClient } from "../api-client.js";
+import { fetchAllPages } from "../pages.js";
 
 interface TokenView {
   id: string;
@@ -15,12 +15,6 @@ interface TokenView {
   lastUsedAt: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
-}
-
-interface Page<T> {
-  data: T[];
-  nextCursor: string | null;
-  hasMore: boolean;
 }
 
 const DURATION = /^(\d+)([mhd])$/;
@@ -39,18 +33,6 @@ function status(token: TokenView, now: number): string {
   if (token.revokedAt) return "revoked";
   if (token.expiresAt && Date.parse(token.expiresAt) <= now) return "expired";
   return "active";
-}
-
-async function allTokens(client: ApiClient): Promise<TokenView[]> {
-  const tokens: TokenView[] = [];
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor ? `?limit=200&cursor=${encodeURIComponent(cursor)}` : "?limit=200";
-    const page: Page<TokenView> = await client.get<Page<TokenView>>(`/api/v1/tokens${query}`);
-    tokens.push(...page.data);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return tokens;
 }
 
 /** `shepherd token create|ls|revoke` (admin). */
@@ -95,7 +77,7 @@ export function registerToken(program: Command): void {
     .description("list tokens, newest first")
     .action(async (_options: unknown, command: Command) => {
       const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
-      const tokens = await allTokens(client);
+      const tokens = await fetchAllPages<TokenView>(client, "/api/v1/tokens");
       if (output.json) {
         output.printJson(tokens);
         return;

@@ -1,0 +1,144 @@
+import type { Octokit } from "@octokit/core";
+import { RequestError } from "@octokit/request-error";
+
+type OctokitInstance = InstanceType<typeof Octokit>;
+
+/** Every attempt (not the whole call with its retries) gets its own deadline. Register first: innermost. */
+export function attemptDeadline(ms: number): (octokit: OctokitInstance) => void {
+  return (octokit) => {
+    octokit.hook.wrap("request", async (request, options) =>
+      request({ ...options, request: { ...options.request, signal: AbortSignal.timeout(ms) } }),
+    );
+  };
+}
+
+type ResponseHeaders = Record<string, string | number | undefined>;
+
+/** Reports every attempt's status and headers (rate-limit budget) to `observe`. Register early: inner. */
+export function observeResponses(
+  observe: (method: string, status: number, headers: ResponseHeaders) => void,
+): (octokit: OctokitInstance) => void {
+  return (octokit) => {
+    octokit.hook.wrap("request", async (request, options) => {
+      try {
+        const response = await request(options);
+        observe(options.method, response.status, response.headers);
+        return response;
+      } catch (error) {
+        if (error instanceof RequestError && error.response) {
+          observe(options.method, error.status, error.response.headers);
+        }
+        throw error;
+      }
+    });
+  };
+}
+
+function header(error: RequestError, name: string): string | undefined {
+  const value = error.response?.headers[name];
+  return value === undefined || value === null ? undefined : String(value);
+}
+
+/**
+ * GitHub signals secondary rate limits in several shapes: a 429, or a 403 with `retry-after`,
+ * or a 403 with only a message ("secondary rate limit", "abuse"). plugin-throttling recognises
+ * the message form only; this innermost plugin rewrites the other shapes into it so that every
+ * shape gets the same wait-as-told handling. Other 403s (no access) are left terminal.
+ */
+export function normalizeRateLimitErrors(octokit: OctokitInstance): void {
+  octokit.hook.wrap("request", async (request, options) => {
+    try {
+      return await request(options);
+    } catch (error) {
+      if (!(error instanceof RequestError) || (error.status !== 403 && error.status !== 429)) throw error;
+      const primary = header(error, "x-ratelimit-remaining") === "0";
+      const secondaryMessage = /\bsecondary rate\b/i.test(error.message);
+      const limited =
+        error.status === 429 ||
+        header(error, "retry-after") !== undefined ||
+        /rate limit|abuse/i.test(error.message);
+      if (!primary && !secondaryMessage && limited) {
+        error.message = `secondary rate limit: ${error.message}`;
+      }
+      throw error;
+    }
+  });
+}
+
+/** A cached conditional-request entry: the validator and the response it stands for. */
+export interface EtagEntry {
+  etag: string;
+  status: number;
+  data: unknown;
+  headers: Record<string, string | number | undefined>;
+}
+
+/** Where ETags live; the observer (next capability) may want a shared or persistent one. */
+export interface EtagCache {
+  get(key: string): EtagEntry | undefined;
+  set(key: string, entry: EtagEntry): void;
+}
+
+/** A bounded in-memory cache (least recently used entries go first). */
+export class MemoryEtagCache implements EtagCache {
+  readonly #entries = new Map<string, EtagEntry>();
+
+  constructor(private readonly capacity = 5000) {}
+
+  get(key: string): EtagEntry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  set(key: string, entry: EtagEntry): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    if (this.#entries.size > this.capacity) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+  }
+}
+
+/**
+ * Conditional GETs: sends the stored ETag as `If-None-Match` (quotes kept) and turns GitHub's 304
+ * — which Octokit throws, and which costs no primary budget — back into the cached response,
+ * marked with `x-shepherd-cache: hit`. Only requests that opt in with `request.etagKey` are cached.
+ */
+export function etagPlugin(cache: EtagCache): (octokit: OctokitInstance) => void {
+  return (octokit) => {
+    octokit.hook.wrap("request", async (request, options) => {
+      const key = (options.request as { etagKey?: string } | undefined)?.etagKey;
+      if (options.method !== "GET" || key === undefined) return request(options);
+      const cached = cache.get(key);
+      if (cached) options.headers = { ...options.headers, "if-none-match": cached.etag };
+      try {
+        const response = await request(options);
+        const etag = response.headers.etag;
+        if (typeof etag === "string") {
+          cache.set(key, {
+            etag,
+            status: response.status,
+            data: response.data,
+            headers: { ...response.headers },
+          });
+        }
+        return response;
+      } catch (error) {
+        if (cached && error instanceof RequestError && error.status === 304) {
+          return {
+            status: cached.status,
+            url: options.url,
+            data: cached.data,
+            headers: { ...cached.headers, "x-shepherd-cache": "hit" },
+          } as Awaited<ReturnType<typeof request>>;
+        }
+        throw error;
+      }
+    });
+  };
+}
