@@ -190,6 +190,8 @@ export interface GitHubClientOptions {
   budget: GitHubBudget;
   /** One group for the process: content-creating requests are serialized per token fingerprint. */
   writeGroup: Bottleneck.Group;
+  /** Writes that notify people (comments, reviews) are spaced further apart, as GitHub asks. */
+  notificationGroup: Bottleneck.Group;
   etagCache?: EtagCache;
   userAgent?: string;
 }
@@ -222,6 +224,7 @@ export class GitHubClient {
       throttle: {
         id: fingerprint,
         write: options.writeGroup,
+        notifications: options.notificationGroup,
         fallbackSecondaryRateRetryAfter: policy.secondaryLimitFallbackSeconds,
         onRateLimit: (retryAfter: number, _options: unknown, _octokit: unknown, retryCount: number) =>
           retryCount < policy.rateLimitRetries && retryAfter <= policy.maxRateLimitWaitSeconds,
@@ -379,6 +382,7 @@ export class GitHubClient {
 export class GitHubClients {
   readonly #clients = new Map<string, GitHubClient>();
   readonly #writeGroup: Bottleneck.Group;
+  readonly #notificationGroup: Bottleneck.Group;
 
   constructor(
     private readonly apiUrl: string,
@@ -387,6 +391,8 @@ export class GitHubClients {
     private readonly etagCache?: EtagCache,
   ) {
     this.#writeGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs });
+    // plugin-throttling's default for notifying writes is 3 s, three times its write spacing.
+    this.#notificationGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs * 3 });
   }
 
   forToken(token: string): GitHubClient {
@@ -399,6 +405,7 @@ export class GitHubClients {
         policy: this.policy,
         budget: this.budget,
         writeGroup: this.#writeGroup,
+        notificationGroup: this.#notificationGroup,
         etagCache: this.etagCache,
       });
       this.#clients.set(fingerprint, client);
