@@ -195,7 +195,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         maxRateLimitWaitSeconds: config.github.maxRateLimitWaitSeconds,
         rateLimitRetries: 2,
         serverErrorRetries: 2,
-        retryBaseMs: 1000,
+        retryBaseMs: config.github.retryBaseMs,
         requestTimeoutMs: config.github.requestTimeoutSeconds * 1000,
         secondaryLimitFallbackSeconds: config.github.secondaryLimitFallbackSeconds,
       },
@@ -215,7 +215,14 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       webUrl: config.github.webUrl,
       clonesDir,
     });
-    const proposals = new ProposalService({ store: proposalStore, repos: repoStore, events, queue, secrets });
+    const proposals = new ProposalService({
+      store: proposalStore,
+      repos: repoStore,
+      events,
+      queue,
+      secrets,
+      retryBackoffMs: config.prWorker.retryBackoffSeconds * 1000,
+    });
 
     if (role !== "api") {
       const locks: RepoLocks =

@@ -40,6 +40,8 @@ export const configFileSchema = z.strictObject({
       maxRateLimitWaitSeconds: z.number().int().min(0).max(3600).optional(),
       /** Wait after a secondary rate limit that names no time (GitHub: "at least one minute"). */
       secondaryLimitFallbackSeconds: z.number().int().min(1).max(3600).optional(),
+      /** Backoff unit for retried network errors and 5xx: the n-th retry waits n² × this. */
+      retryBaseMs: z.number().int().min(10).max(60_000).optional(),
     })
     .optional(),
   prWorker: z
@@ -50,6 +52,8 @@ export const configFileSchema = z.strictObject({
       lockTimeoutSeconds: z.number().int().min(5).max(86_400).optional(),
       /** Deadline of each git command. */
       gitTimeoutSeconds: z.number().int().min(5).max(3600).optional(),
+      /** First wait before a failed PR opening is tried again (then doubling; 3 attempts in all). */
+      retryBackoffSeconds: z.number().int().min(1).max(3600).optional(),
     })
     .optional(),
   git: z
@@ -109,8 +113,9 @@ export interface Config {
     writeSpacingMs: number;
     maxRateLimitWaitSeconds: number;
     secondaryLimitFallbackSeconds: number;
+    retryBaseMs: number;
   };
-  prWorker: { concurrency: number; lockTimeoutSeconds: number; gitTimeoutSeconds: number };
+  prWorker: { concurrency: number; lockTimeoutSeconds: number; gitTimeoutSeconds: number; retryBackoffSeconds: number };
   git: { authorName: string; authorEmail: string };
   log: { level: (typeof LOG_LEVELS)[number] };
   queue: { leaseSeconds: number };
@@ -129,6 +134,8 @@ export const DEFAULTS = {
   githubWriteSpacingMs: 1000,
   githubMaxRateLimitWaitSeconds: 60,
   githubSecondaryLimitFallbackSeconds: 60,
+  githubRetryBaseMs: 1000,
+  prWorkerRetryBackoffSeconds: 5,
   prWorkerConcurrency: 2,
   prWorkerLockTimeoutSeconds: 600,
   prWorkerGitTimeoutSeconds: 120,

@@ -75,6 +75,7 @@ describe("loadConfig: defaults", () => {
         writeSpacingMs: 1000,
         maxRateLimitWaitSeconds: 60,
         secondaryLimitFallbackSeconds: 60,
+        retryBaseMs: 1000,
       },
       git: {
         authorName: "shepherd-bot",
@@ -82,7 +83,7 @@ describe("loadConfig: defaults", () => {
       },
       log: { level: "info" },
       queue: { leaseSeconds: 60 },
-      prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120 },
+      prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120, retryBackoffSeconds: 5 },
     });
   });
 
@@ -317,11 +318,12 @@ describe("loadConfig: precedence file < env < CLI override", () => {
         writeSpacingMs: 1000,
         maxRateLimitWaitSeconds: 60,
         secondaryLimitFallbackSeconds: 60,
+        retryBaseMs: 1000,
       },
       git: { authorName: "Bot", authorEmail: "bot@example.com" },
       log: { level: "warn" },
       queue: { leaseSeconds: 120 },
-      prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120 },
+      prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120, retryBackoffSeconds: 5 },
     });
   });
 });
@@ -652,6 +654,7 @@ describe("loadConfig: github", () => {
       writeSpacingMs: 1000,
       maxRateLimitWaitSeconds: 60,
       secondaryLimitFallbackSeconds: 60,
+      retryBaseMs: 1000,
     });
   });
 });

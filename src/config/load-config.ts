@@ -217,6 +217,7 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
     maxRateLimitWaitSeconds: data.github?.maxRateLimitWaitSeconds ?? DEFAULTS.githubMaxRateLimitWaitSeconds,
     secondaryLimitFallbackSeconds:
       data.github?.secondaryLimitFallbackSeconds ?? DEFAULTS.githubSecondaryLimitFallbackSeconds,
+    retryBaseMs: data.github?.retryBaseMs ?? DEFAULTS.githubRetryBaseMs,
   };
   let github: Config["github"] = {
     ...deriveGitHubUrls(DEFAULTS.githubUrl),
@@ -264,6 +265,7 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
       concurrency: data.prWorker?.concurrency ?? DEFAULTS.prWorkerConcurrency,
       lockTimeoutSeconds: data.prWorker?.lockTimeoutSeconds ?? DEFAULTS.prWorkerLockTimeoutSeconds,
       gitTimeoutSeconds: data.prWorker?.gitTimeoutSeconds ?? DEFAULTS.prWorkerGitTimeoutSeconds,
+      retryBackoffSeconds: data.prWorker?.retryBackoffSeconds ?? DEFAULTS.prWorkerRetryBackoffSeconds,
     },
   };
 }

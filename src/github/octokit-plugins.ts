@@ -53,6 +53,13 @@ export function normalizeRateLimitErrors(octokit: OctokitInstance): void {
       if (!(error instanceof RequestError) || (error.status !== 403 && error.status !== 429)) throw error;
       const primary = header(error, "x-ratelimit-remaining") === "0";
       const secondaryMessage = /\bsecondary rate\b/i.test(error.message);
+      // plugin-throttling reads only `retry-after` for secondary limits; GitHub says to wait
+      // until the reset when the budget shows 0, so carry that time in `retry-after`.
+      const reset = Number(header(error, "x-ratelimit-reset"));
+      if (secondaryMessage && primary && header(error, "retry-after") === undefined && Number.isFinite(reset)) {
+        const headers = error.response?.headers as Record<string, string> | undefined;
+        if (headers) headers["retry-after"] = String(Math.max(1, Math.ceil(reset - Date.now() / 1000)));
+      }
       const limited =
         error.status === 429 ||
         header(error, "retry-after") !== undefined ||

@@ -46,6 +46,8 @@ export class ProposalService {
       events: EventLog;
       queue: JobQueue;
       secrets: SecretReader;
+      /** First wait before a failed attempt is retried by the queue. */
+      retryBackoffMs?: number;
       now?: () => number;
     },
   ) {}
@@ -141,7 +143,7 @@ export class ProposalService {
       job = await this.deps.queue.enqueue(PR_OPEN_QUEUE, { proposalId: id } satisfies PrOpenJob, {
         dedupKey: `pr-open:${id}`,
         maxAttempts: 3,
-        backoffMs: 5000,
+        backoffMs: this.deps.retryBackoffMs ?? 5000,
       });
     } catch (error) {
       throw new AppError(
@@ -153,7 +155,7 @@ export class ProposalService {
         },
       );
     }
-    await this.deps.store.recordOpenRequested(id, job.id, this.#now());
+    await this.deps.store.recordOpenRequested(id, job.id, !job.deduplicated, this.#now());
     if (!job.deduplicated) {
       await this.deps.events.append({
         kind: "proposal.status_changed",

@@ -145,9 +145,14 @@ export class ProposalStore {
     return result.ok ? { ok: true, row: toRecord(result.row) } : result;
   }
 
-  /** Records that an open-PR job was requested (stays pending). */
-  recordOpenRequested(id: string, jobId: string, now: number): Promise<ProposalTransition> {
-    return this.#transition(id, ["pending"], "pending", { open_job_id: jobId, open_requested_at: now }, now);
+  /**
+   * Records that an open-PR job was requested (stays pending). A fresh attempt starts with no
+   * error: the last attempt's error is cleared, so nobody reads it as this attempt's outcome.
+   */
+  recordOpenRequested(id: string, jobId: string, fresh: boolean, now: number): Promise<ProposalTransition> {
+    const set: Record<string, unknown> = { open_job_id: jobId, open_requested_at: now };
+    if (fresh) set.pr_open_error = null;
+    return this.#transition(id, ["pending"], "pending", set, now);
   }
 
   markOpened(

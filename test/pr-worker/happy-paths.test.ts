@@ -190,7 +190,7 @@ describe.each(DATABASE_KINDS)("PR worker happy paths ($kind)", ({ kind, skip }) 
         `${h.sim.baseUrl}/${repo.owner}/${repo.repo}/raw/refs/heads/shepherd/proposal-${proposal.id}/.shepherd/charts/${proposal.id}.png`,
       );
       // The repository is private: like GitHub, the raw file needs a token that can read it.
-    const png = await fetch(url ?? "", { headers: { authorization: `token ${repo.token}` } });
+      const png = await fetch(url ?? "", { headers: { authorization: `token ${repo.token}` } });
       expect(png.status).toBe(200);
       expect(Buffer.from(await png.arrayBuffer()).subarray(0, 8)).toEqual(
         Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),

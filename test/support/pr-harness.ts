@@ -78,6 +78,7 @@ export interface PrHarnessOptions {
   extraYaml?: string;
   lockRetryMs?: number;
   concurrency?: number;
+  lockTimeoutSeconds?: number;
 }
 
 /** A GitHub simulator and a Shepherd server (in this process) configured to talk to it. */
@@ -92,10 +93,12 @@ export async function startPrHarness(options: PrHarnessOptions = {}): Promise<Pr
     "  requestTimeoutSeconds: 5",
     "  maxRateLimitWaitSeconds: 5",
     "  secondaryLimitFallbackSeconds: 1",
+    "  retryBaseMs: 100",
     "prWorker:",
     `  concurrency: ${options.concurrency ?? 4}`,
-    "  lockTimeoutSeconds: 60",
+    `  lockTimeoutSeconds: ${options.lockTimeoutSeconds ?? 60}`,
     "  gitTimeoutSeconds: 30",
+    "  retryBackoffSeconds: 1",
     options.extraYaml ?? "",
   ].join("\n");
   const server = await startTestServer({

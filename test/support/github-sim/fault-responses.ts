@@ -41,14 +41,15 @@ export function faultResponse(
     }
     case "secondary-limit": {
       const headers: Record<string, string> = { ...base, ...current };
-      if (action.shape === "retry-after") headers["retry-after"] = "60";
+      const seconds = action.seconds ?? 60;
+      if (action.shape === "retry-after") headers["retry-after"] = String(seconds);
       if (action.shape === "reset") {
         const limit = context.limits.limitOf("core");
         Object.assign(headers, {
           "x-ratelimit-limit": String(limit),
           "x-ratelimit-remaining": "0",
           "x-ratelimit-used": String(limit),
-          "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + 60),
+          "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + seconds),
           "x-ratelimit-resource": "core",
         });
       }
