@@ -115,7 +115,12 @@ export interface Config {
     secondaryLimitFallbackSeconds: number;
     retryBaseMs: number;
   };
-  prWorker: { concurrency: number; lockTimeoutSeconds: number; gitTimeoutSeconds: number; retryBackoffSeconds: number };
+  prWorker: {
+    concurrency: number;
+    lockTimeoutSeconds: number;
+    gitTimeoutSeconds: number;
+    retryBackoffSeconds: number;
+  };
   git: { authorName: string; authorEmail: string };
   log: { level: (typeof LOG_LEVELS)[number] };
   queue: { leaseSeconds: number };

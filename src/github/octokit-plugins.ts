@@ -56,7 +56,12 @@ export function normalizeRateLimitErrors(octokit: OctokitInstance): void {
       // plugin-throttling reads only `retry-after` for secondary limits; GitHub says to wait
       // until the reset when the budget shows 0, so carry that time in `retry-after`.
       const reset = Number(header(error, "x-ratelimit-reset"));
-      if (secondaryMessage && primary && header(error, "retry-after") === undefined && Number.isFinite(reset)) {
+      if (
+        secondaryMessage &&
+        primary &&
+        header(error, "retry-after") === undefined &&
+        Number.isFinite(reset)
+      ) {
         const headers = error.response?.headers as Record<string, string> | undefined;
         if (headers) headers["retry-after"] = String(Math.max(1, Math.ceil(reset - Date.now() / 1000)));
       }

@@ -118,7 +118,7 @@ describe.each(DATABASE_KINDS)("PR worker races ($kind)", ({ kind, skip }) => {
       expect((await h.api("POST", `/api/v1/proposals/${id}/reopen`)).status).toBe(409);
       await h.openPr(id);
       const again = await h.settled(id);
-      expect(again).toMatchObject({ status: "pr_opened", pr: expect.objectContaining({ number }) });
+      expect([again.status, again.pr?.number]).toEqual(["pr_opened", number]);
       const pulls = h.sim.admin.pulls(repo.owner, repo.repo);
       expect(pulls).toHaveLength(1);
       expect(pulls[0]?.state).toBe("open");
