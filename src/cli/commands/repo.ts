@@ -61,33 +61,41 @@ export function registerRepo(program: Command): void {
   const repo = program.command("repo").description("register repositories and their tokens");
 
   repo
-    .command("add <name>")
-    .description("register a repository with its own token ref")
-    .requiredOption("--url <url>", "the repository's web URL, e.g. https://github.com/acme/search-config")
+    .command("add <name> <url>")
+    .description(
+      "register a repository (its web URL, e.g. https://github.com/acme/search-config) with its own token ref",
+    )
     .requiredOption("--token-ref <ref>", "where its token is: file:<name> (in <home>/secrets/) or env:<VAR>")
     .option("--base <branch>", "branch PRs target", "main")
     .option("--webhook-secret-ref <ref>", "where its webhook secret is")
     .option("--auto-merge", "allow auto-merge of approved, green PRs")
     .option("--merge-method <method>", `${MERGE_METHODS.join(" | ")}`, "squash")
     .option("--follow-ups <mode>", `${FOLLOW_UP_MODES.join(" | ")}`, "approve")
-    .action(async (name: string, options: Record<string, string | boolean | undefined>, command: Command) => {
-      const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
-      const created = await client.post<RepoView>("/api/v1/repos", {
-        name,
-        url: options.url,
-        baseBranch: options.base,
-        tokenRef: options.tokenRef,
-        ...(options.webhookSecretRef ? { webhookSecretRef: options.webhookSecretRef } : {}),
-        autoMerge: Boolean(options.autoMerge),
-        mergeMethod: oneOf(MERGE_METHODS, "--merge-method", options.mergeMethod as string),
-        followUps: oneOf(FOLLOW_UP_MODES, "--follow-ups", options.followUps as string),
-      });
-      if (output.json) output.printJson(created);
-      else
-        output.print(
-          `Registered ${created.name} (${created.url}, base ${created.baseBranch}) as ${created.id}.`,
-        );
-    });
+    .action(
+      async (
+        name: string,
+        url: string,
+        options: Record<string, string | boolean | undefined>,
+        command: Command,
+      ) => {
+        const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
+        const created = await client.post<RepoView>("/api/v1/repos", {
+          name,
+          url,
+          baseBranch: options.base,
+          tokenRef: options.tokenRef,
+          ...(options.webhookSecretRef ? { webhookSecretRef: options.webhookSecretRef } : {}),
+          autoMerge: Boolean(options.autoMerge),
+          mergeMethod: oneOf(MERGE_METHODS, "--merge-method", options.mergeMethod as string),
+          followUps: oneOf(FOLLOW_UP_MODES, "--follow-ups", options.followUps as string),
+        });
+        if (output.json) output.printJson(created);
+        else
+          output.print(
+            `Registered ${created.name} (${created.url}, base ${created.baseBranch}) as ${created.id}.`,
+          );
+      },
+    );
 
   repo
     .command("ls")
