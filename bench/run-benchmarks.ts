@@ -3,7 +3,7 @@
  * docs/performance.md (generated; overwritten on each run).
  *
  * Flags (for development): `--quick` uses small sizes and does not write docs/performance.md;
- * `--only=<id>[,<id>…]` runs some benchmarks (event-append, sse-delivery, server-ready, idle-rss).
+ * `--only=<id>[,<id>…]` runs some benchmarks (event-append, sse-delivery, server-ready, idle-rss, pr-open).
  * Exit code 1 when a benchmark could not run or lost events; a missed target is reported, not fatal.
  */
 import { existsSync } from "node:fs";
@@ -15,6 +15,7 @@ import { IDLE_RSS_DEFAULTS, runIdleRssBenchmark } from "./idle-rss.js";
 import { loadAverage, machineFacts } from "./machine-facts.js";
 import { BENCH_PG_URL } from "./postgres-target.js";
 import { renderConsole, renderMarkdown } from "./report.js";
+import { PR_OPEN_DEFAULTS, runPrOpenBenchmark } from "./pr-open.js";
 import { runServerReadyBenchmark, SERVER_READY_DEFAULTS } from "./server-ready.js";
 import { runSseDeliveryBenchmark, SSE_DELIVERY_DEFAULTS } from "./sse-delivery.js";
 
@@ -68,6 +69,11 @@ function benchmarks(quick: boolean): Benchmark[] {
       id: "idle-rss",
       title: "Idle RSS",
       run: () => runIdleRssBenchmark(quick ? { idleMs: 1000 } : IDLE_RSS_DEFAULTS),
+    },
+    {
+      id: "pr-open",
+      title: "Opening pull requests",
+      run: () => runPrOpenBenchmark(quick ? { sequential: 5, repos: 3, perRepo: 3 } : PR_OPEN_DEFAULTS),
     },
   ];
 }

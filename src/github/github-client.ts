@@ -190,7 +190,7 @@ export interface GitHubClientOptions {
   budget: GitHubBudget;
   /** One group for the process: content-creating requests are serialized per token fingerprint. */
   writeGroup: Bottleneck.Group;
-  /** Writes that notify people (comments, reviews) are spaced further apart, as GitHub asks. */
+  /** Writes that notify people (PRs, comments): plugin-throttling keeps a separate group for them. */
   notificationGroup: Bottleneck.Group;
   etagCache?: EtagCache;
   userAgent?: string;
@@ -391,8 +391,9 @@ export class GitHubClients {
     private readonly etagCache?: EtagCache,
   ) {
     this.#writeGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs });
-    // plugin-throttling's default for notifying writes is 3 s, three times its write spacing.
-    this.#notificationGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs * 3 });
+    // plugin-throttling spaces notifying writes (PRs, comments) 3 s apart by default; GitHub's own
+    // guidance is one second between mutations (and at most 80 content-creating requests a minute).
+    this.#notificationGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs });
   }
 
   forToken(token: string): GitHubClient {
