@@ -61,7 +61,7 @@ class OutcomeWatcher {
       try {
         for await (const message of readSse(response.body as ReadableStream<Uint8Array>)) {
           const event = JSON.parse(message.data) as { kind: string; payload: Record<string, unknown> };
-          const id = String(event.payload.proposalId ?? "");
+          const id = typeof event.payload.proposalId === "string" ? event.payload.proposalId : "";
           if (!id) continue;
           if (event.kind === "pr.opened" && !event.payload.orphaned) {
             this.#settle(id, { at: monotonicMs(), ok: true, detail: `#${String(event.payload.number)}` });
