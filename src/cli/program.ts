@@ -24,7 +24,16 @@ export function buildProgram(): Command {
       "--token-file <path>",
       "file holding the API token (default: $SHEPHERD_TOKEN, else <home>/admin.token for a local server)",
     )
-    .showHelpAfterError("(run with --help for usage)")
+    // Usage errors are one line like every other error: `shepherd: <what> (see --help)`.
+    .configureOutput({
+      outputError: (text, write) =>
+        write(
+          `shepherd: ${text
+            .replace(/^error:\s*/, "")
+            .replace(/\s*\n\s*/g, " ")
+            .trim()} (see --help)\n`,
+        ),
+    })
     .exitOverride();
   registerServe(program);
   registerMigrate(program);

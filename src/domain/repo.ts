@@ -8,6 +8,26 @@ export type FollowUpMode = (typeof FOLLOW_UP_MODES)[number];
 /** Shepherd's own name for a repo: what the CLI and the API use. */
 export const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
+/** A repo id; repos are addressed by id or name, so no name may look like one. */
+export const REPO_ID = /^repo_[0-9a-z]{26}$/;
+
+export function isValidRepoName(name: string): boolean {
+  return REPO_NAME.test(name) && !REPO_ID.test(name);
+}
+
+/** A URL as it may be repeated back to the user: without any credentials it carried. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^/@\s]*@/, "//");
+  }
+}
+
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 const REPO = /^[A-Za-z0-9._-]{1,100}$/;
 

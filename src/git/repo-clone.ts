@@ -2,11 +2,18 @@ import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { GitAuth, GitRunner } from "./git-runner.js";
 
-/** Branch and ref names we pass to git: no option injection, nothing git would refuse. */
-const SAFE_REF = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/-]{1,200}(?<![./])$/;
+const REF_CHARACTERS = /^[A-Za-z0-9._/-]{1,200}$/;
 
+/**
+ * Branch names we pass to git: no option injection, and nothing `git check-ref-format --branch`
+ * would refuse (no `..`, no empty or dot-led or `.lock` components, not `HEAD`).
+ */
 export function isSafeRefName(name: string): boolean {
-  return SAFE_REF.test(name) && !name.endsWith(".lock") && !name.startsWith("/");
+  if (!REF_CHARACTERS.test(name) || name.startsWith("-") || name === "HEAD") return false;
+  if (name.includes("..") || name.endsWith(".")) return false;
+  return name
+    .split("/")
+    .every((component) => component !== "" && !component.startsWith(".") && !component.endsWith(".lock"));
 }
 
 function assertRef(name: string): void {

@@ -20,6 +20,7 @@ import {
   etagPlugin,
   normalizeRateLimitErrors,
   observeResponses,
+  serializeWrites,
   type EtagCache,
 } from "./octokit-plugins.js";
 import { tokenFingerprint } from "./token-fingerprint.js";
@@ -93,6 +94,7 @@ function octokitClass(
   const base = Octokit.plugin(
     attemptDeadline(policy.requestTimeoutMs),
     observeResponses(observe),
+    serializeWrites,
     normalizeRateLimitErrors,
     throttling,
     retry,

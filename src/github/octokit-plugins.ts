@@ -3,13 +3,40 @@ import { RequestError } from "@octokit/request-error";
 
 type OctokitInstance = InstanceType<typeof Octokit>;
 
-/** Every attempt (not the whole call with its retries) gets its own deadline. Register first: innermost. */
+/**
+ * Every attempt (not the whole call with its retries) gets its own deadline. Register first:
+ * innermost. The signal is set on the options object itself: Octokit's auth hook, innermost of
+ * all, calls fetch with the object it was given, not with one a wrapper passes along.
+ */
 export function attemptDeadline(ms: number): (octokit: OctokitInstance) => void {
   return (octokit) => {
-    octokit.hook.wrap("request", async (request, options) =>
-      request({ ...options, request: { ...options.request, signal: AbortSignal.timeout(ms) } }),
-    );
+    octokit.hook.wrap("request", async (request, options) => {
+      options.request = { ...options.request, signal: AbortSignal.timeout(ms) };
+      return request(options);
+    });
   };
+}
+
+/**
+ * Content-creating requests of one token run one at a time (SPEC C3): plugin-throttling's write
+ * group only spaces their starts, so a slow write would overlap the next. Each client is one
+ * token, so one chain per client serializes per token. Inside the retries: a write waiting to be
+ * retried does not hold the chain.
+ */
+export function serializeWrites(octokit: OctokitInstance): void {
+  let chain: Promise<unknown> = Promise.resolve();
+  octokit.hook.wrap("request", async (request, options) => {
+    if (options.method === "GET" || options.method === "HEAD") return request(options);
+    const previous = chain;
+    let done!: () => void;
+    chain = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      return await request(options);
+    } finally {
+      done();
+    }
+  });
 }
 
 type ResponseHeaders = Record<string, string | number | undefined>;

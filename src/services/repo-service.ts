@@ -1,7 +1,15 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { AppError } from "../domain/errors.js";
-import { parseRepoUrl, repoWebUrl, type FollowUpMode, type MergeMethod } from "../domain/repo.js";
+import {
+  isValidRepoName,
+  parseRepoUrl,
+  REPO_ID,
+  repoWebUrl,
+  withoutCredentials,
+  type FollowUpMode,
+  type MergeMethod,
+} from "../domain/repo.js";
 import type { Principal } from "../domain/roles.js";
 import { GitHubError } from "../github/github-errors.js";
 import type { GitHubClients } from "../github/github-client.js";
@@ -38,8 +46,6 @@ export interface RepoCheck {
   problems: string[];
 }
 
-const ID_SHAPE = /^repo_[0-9a-z]{26}$/;
-
 /** Registered repositories and their per-repo tokens (SPEC C2). */
 export class RepoService {
   constructor(
@@ -68,11 +74,20 @@ export class RepoService {
   }
 
   async create(input: CreateRepoInput, by: Principal | null): Promise<RepoRecord> {
+    if (!isValidRepoName(input.name)) {
+      throw new AppError("VALIDATION_ERROR", `${input.name} cannot be a repo name`, {
+        details: {
+          issues: [
+            { path: "body.name", message: "not a valid repo name (and must not look like a repo id)" },
+          ],
+        },
+      });
+    }
     const coordinates = parseRepoUrl(input.url, this.deps.webUrl);
     if (!coordinates) {
       throw new AppError(
         "UNSUPPORTED_PROVIDER",
-        `${input.url} is not a repository on ${this.deps.webUrl}; expected ${this.deps.webUrl}/<owner>/<repo>`,
+        `${withoutCredentials(input.url)} is not a repository on ${this.deps.webUrl}; expected ${this.deps.webUrl}/<owner>/<repo>`,
         { details: { field: "url" } },
       );
     }
@@ -120,7 +135,7 @@ export class RepoService {
 
   /** By id, or by name (what people type). */
   async get(idOrName: string): Promise<RepoRecord> {
-    const record = ID_SHAPE.test(idOrName)
+    const record = REPO_ID.test(idOrName)
       ? await this.deps.store.get(idOrName)
       : await this.deps.store.getByName(idOrName);
     if (!record) throw new AppError("REPO_NOT_FOUND", `no repo ${idOrName}`);

@@ -15,7 +15,8 @@ describe.each(DATABASE_KINDS)("PR worker error codes ($kind)", ({ kind, skip }) 
 
   beforeEach(async () => {
     if (skip) return;
-    h = await startPrHarness({ kind, lockTimeoutSeconds: 5 });
+    // The held PR request in the LOCK_TIMEOUT case must outlast the 5 s lock budget.
+    h = await startPrHarness({ kind, lockTimeoutSeconds: 5, requestTimeoutSeconds: 30 });
     repo = await h.addRepo({
       name: "errors",
       files: {

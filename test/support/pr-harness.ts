@@ -79,6 +79,7 @@ export interface PrHarnessOptions {
   lockRetryMs?: number;
   concurrency?: number;
   lockTimeoutSeconds?: number;
+  requestTimeoutSeconds?: number;
 }
 
 /** A GitHub simulator and a Shepherd server (in this process) configured to talk to it. */
@@ -90,7 +91,7 @@ export async function startPrHarness(options: PrHarnessOptions = {}): Promise<Pr
     "github:",
     `  url: ${sim.baseUrl}`,
     "  writeSpacingMs: 10",
-    "  requestTimeoutSeconds: 5",
+    `  requestTimeoutSeconds: ${options.requestTimeoutSeconds ?? 5}`,
     "  maxRateLimitWaitSeconds: 5",
     "  secondaryLimitFallbackSeconds: 1",
     "  retryBaseMs: 100",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { FOLLOW_UP_MODES, MERGE_METHODS, REPO_NAME } from "../../domain/repo.js";
+import { FOLLOW_UP_MODES, MERGE_METHODS, REPO_ID, REPO_NAME } from "../../domain/repo.js";
 import type { RepoRecord } from "../../store/repo-store.js";
 import { READER_ROLES, rolesAccess } from "../access.js";
 import type { ApiApp, ApiContext } from "../api-context.js";
@@ -85,7 +85,10 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
         tags: ["repos"],
         summary: "Register a repository with its own token ref",
         body: z.strictObject({
-          name: z.string().regex(REPO_NAME, "must be lower-case letters, digits, . _ - (1–63 characters)"),
+          name: z
+            .string()
+            .regex(REPO_NAME, "must be lower-case letters, digits, . _ - (1–63 characters)")
+            .refine((name) => !REPO_ID.test(name), "must not look like a repo id (repo_…)"),
           url: z.string().min(1).max(500),
           baseBranch: branchName.default("main"),
           tokenRef: secretRef,

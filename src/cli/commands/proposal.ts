@@ -68,7 +68,7 @@ async function readStructured(file: string, what: string): Promise<unknown> {
     return /\.ya?ml$/i.test(file) ? (parseYaml(text) as unknown) : (JSON.parse(text) as unknown);
   } catch (error) {
     throw new CliError(
-      `${what} ${file} is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"}: ${(error as Error).message}`,
+      `${what} ${file} is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"}: ${(error as Error).message.split("\n")[0] ?? ""}`,
     );
   }
 }
