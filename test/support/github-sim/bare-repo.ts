@@ -24,6 +24,22 @@ export interface CommitInput {
   author?: CommitAuthor;
 }
 
+/** A commit's metadata as git stores it (dates in ISO 8601, as `%aI` prints them). */
+export interface CommitInfo {
+  tree: string;
+  parents: string[];
+  author: { name: string; email: string; date: string };
+  committer: { name: string; email: string; date: string };
+  message: string;
+}
+
+/** The paths a commit changed compared with its first parent (everything, for a root commit). */
+export interface CommitFiles {
+  added: string[];
+  removed: string[];
+  modified: string[];
+}
+
 export interface DiffStats {
   additions: number;
   deletions: number;
@@ -196,6 +212,50 @@ export class BareRepo {
     const raw = (await this.git(["cat-file", "commit", sha])).stdout.toString("utf8");
     const split = raw.indexOf("\n\n");
     return split === -1 ? "" : raw.slice(split + 2);
+  }
+
+  /** A commit's tree, parents, author, committer and message, or null when there is no such commit. */
+  async commitInfo(sha: string): Promise<CommitInfo | null> {
+    if (!isSha(sha)) return null;
+    const format = ["%T", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"].join("%x00");
+    const result = await this.git(["show", "-s", "--no-color", `--format=${format}`, sha, "--"], {
+      okCodes: [128],
+    });
+    if (result.code !== 0) return null;
+    const [tree = "", parents = "", an = "", ae = "", ad = "", cn = "", ce = "", cd = "", ...message] =
+      result.stdout.toString("utf8").split("\0");
+    return {
+      tree,
+      parents: parents.split(" ").filter(isSha),
+      author: { name: an, email: ae, date: ad },
+      committer: { name: cn, email: ce, date: cd },
+      // `show` ends the message with one newline of its own.
+      message: message.join("\0").replace(/\n$/, ""),
+    };
+  }
+
+  /** What a commit added, removed and modified against its first parent. */
+  async commitFiles(sha: string, firstParent: string | null): Promise<CommitFiles> {
+    const range = firstParent === null ? ["--root", sha] : [firstParent, sha];
+    const result = await this.git([
+      "diff-tree",
+      "-r",
+      "--no-commit-id",
+      "--no-renames",
+      "--name-status",
+      "-z",
+      ...range,
+    ]);
+    const files: CommitFiles = { added: [], removed: [], modified: [] };
+    const fields = result.stdout.toString("utf8").split("\0");
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const status = fields[i] ?? "";
+      const file = fields[i + 1] ?? "";
+      if (status === "A") files.added.push(file);
+      else if (status === "D") files.removed.push(file);
+      else if (status !== "") files.modified.push(file);
+    }
+    return files;
   }
 
   /** A real three-way merge without a worktree: clean → the merged tree. */

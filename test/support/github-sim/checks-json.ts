@@ -5,7 +5,7 @@ import type { SimCheckRun, SimCommitStatus, SimRepo, SimState } from "./sim-stat
 import { simpleUserJson } from "./user-json.js";
 
 /** The app every simulated check run belongs to: GitHub Actions, as on a real instance. */
-function actionsAppJson(urls: SimUrls, state: SimState): Record<string, unknown> {
+export function actionsAppJson(urls: SimUrls, state: SimState): Record<string, unknown> {
   return {
     id: 15368,
     slug: "github-actions",

@@ -16,7 +16,11 @@ export type FaultAction =
    * A secondary-limit 403 in one of the three shapes GitHub documents: with `retry-after`; with
    * `x-ratelimit-remaining: 0` and `x-ratelimit-reset`; or with only the message.
    */
-  | { type: "secondary-limit"; shape: "retry-after" | "reset" | "message"; /** default 60 */ seconds?: number }
+  | {
+      type: "secondary-limit";
+      shape: "retry-after" | "reset" | "message";
+      /** default 60 */ seconds?: number;
+    }
   /** Wait, then handle the request normally. */
   | { type: "delay"; ms: number }
   /** Handle the request (its effect happens), then wait before answering. */

@@ -9,9 +9,11 @@ import { randomBytes, randomInt } from "node:crypto";
 /** The node-id prefixes GitHub uses for the objects the simulator holds. */
 export const NODE_PREFIX = {
   user: "U",
+  bot: "BOT",
   organization: "O",
   repository: "R",
   pullRequest: "PR",
+  issue: "I",
   issueComment: "IC",
   review: "PRR",
   reviewComment: "PRRC",
@@ -31,6 +33,11 @@ export function nodeIdOf(kind: NodeKind, id: number): string {
   let start = 0;
   while (start < 7 && packed[start] === 0) start++;
   return `${NODE_PREFIX[kind]}_kwDO${packed.subarray(start).toString("base64url")}`;
+}
+
+/** A commit's node id: derived from its sha, so the same commit always has the same id. */
+export function commitNodeId(sha: string): string {
+  return `C_kwDO${Buffer.from(sha.slice(0, 24), "hex").toString("base64url")}`;
 }
 
 /** A timestamp the way GitHub's REST API writes it: ISO 8601, UTC, no milliseconds. */

@@ -22,7 +22,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const sim = await startGitHubSimulator({ port, host: values.host });
 process.stdout.write(
   `GitHub simulator listening on ${sim.baseUrl}\n` +
-    `REST API: ${sim.baseUrl}/api/v3   git: ${sim.baseUrl}/<owner>/<repo>.git\n` +
+    `REST API: ${sim.baseUrl}/api/v3   GraphQL: ${sim.baseUrl}/api/graphql   git: ${sim.baseUrl}/<owner>/<repo>.git\n` +
     `admin token: ${sim.adminToken}\n` +
     `example: curl -s -X POST -H "Authorization: Bearer ${sim.adminToken}" ` +
     `-d '{"owner":"acme","name":"widgets","files":{"README.md":"hello\\n"}}' ${sim.baseUrl}/_sim/createRepo\n`,

@@ -76,6 +76,21 @@ async function ensureCheck(repo: SimRepo, pull: PullRecord): Promise<MergeCheck>
   return check;
 }
 
+type Mergeability = Pick<PullFacts, "mergeable" | "rebaseable" | "mergeableState">;
+
+const UNKNOWN: Mergeability = { mergeable: null, rebaseable: null, mergeableState: "unknown" };
+
+function knownMergeability(repo: SimRepo, pull: PullRecord, check: MergeCheck): Mergeability {
+  const mergeableState = !check.mergeable
+    ? "dirty"
+    : pull.draft
+      ? "draft"
+      : ciFailing(repo, check.headSha)
+        ? "unstable"
+        : "clean";
+  return { mergeable: check.mergeable, rebaseable: check.rebaseable, mergeableState };
+}
+
 export async function pullFacts(
   repo: SimRepo,
   pull: PullRecord,
@@ -90,19 +105,31 @@ export async function pullFacts(
     deletions: check.stats.deletions,
     changedFiles: check.stats.changedFiles,
   };
-  if (pull.state !== "open") {
-    return { ...figures, mergeable: null, rebaseable: null, mergeableState: "unknown" };
-  }
+  if (pull.state !== "open") return { ...figures, ...UNKNOWN };
   if (!check.revealed) {
     if (options.reveal) check.revealed = true;
-    return { ...figures, mergeable: null, rebaseable: null, mergeableState: "unknown" };
+    return { ...figures, ...UNKNOWN };
   }
-  const mergeableState = !check.mergeable
-    ? "dirty"
-    : pull.draft
-      ? "draft"
-      : ciFailing(repo, check.headSha)
-        ? "unstable"
-        : "clean";
-  return { ...figures, mergeable: check.mergeable, rebaseable: check.rebaseable, mergeableState };
+  return { ...figures, ...knownMergeability(repo, pull, check) };
+}
+
+/**
+ * Mergeability as already known, without computing or revealing anything (what a webhook payload
+ * carries: GitHub sends `null` until its background job has run and been asked for).
+ */
+export function mergeabilitySoFar(repo: SimRepo, pull: PullRecord): Mergeability {
+  const check = pull.mergeCheck;
+  if (pull.state !== "open" || !check?.revealed) return UNKNOWN;
+  if (check.headSha !== pull.headSha || check.baseSha !== currentBaseSha(repo, pull)) return UNKNOWN;
+  return knownMergeability(repo, pull, check);
+}
+
+/** The diff figures of a (head, base) pair, computed from git and not stored. */
+export async function pairFigures(
+  repo: SimRepo,
+  headSha: string,
+  baseSha: string,
+): Promise<{ commits: number; additions: number; deletions: number; changedFiles: number }> {
+  const check = await computeCheck(repo, headSha, baseSha);
+  return { commits: check.commits, ...check.stats };
 }

@@ -1,6 +1,16 @@
 import { githubTime } from "./ids.js";
 import { KeyedLock } from "./keyed-lock.js";
-import type { PullRecord, ReviewState, SimIssueComment, SimRepo, SimReview, SimState } from "./sim-state.js";
+import type { PullEditChanges } from "./sim-changes.js";
+import type {
+  PullRecord,
+  ReviewState,
+  SimIssueComment,
+  SimRepo,
+  SimReview,
+  SimReviewComment,
+  SimReviewThread,
+  SimState,
+} from "./sim-state.js";
 import { currentBaseSha } from "./pull-facts.js";
 
 /**
@@ -102,9 +112,10 @@ export class PullOperations {
         continue;
       }
       if (head !== pull.headSha) {
+        const before = pull.headSha;
         pull.headSha = head;
         pull.updatedAt = now;
-        this.state.emit({ kind: "pull_request", action: "synchronize", repo, pull, actor });
+        this.state.emit({ kind: "pull_request", action: "synchronize", repo, pull, actor, before });
       }
       pull.baseSha = base;
       // Head commits pushed into the base by hand: GitHub marks the pull request merged.
@@ -244,24 +255,24 @@ export class PullOperations {
         };
       }
     }
-    let edited = false;
+    const changes: PullEditChanges = {};
     if (input.title !== undefined && input.title !== pull.title) {
+      changes.title = { from: pull.title };
       pull.title = input.title;
-      edited = true;
     }
     if (input.body !== undefined && input.body !== pull.body) {
+      changes.body = { from: pull.body ?? "" };
       pull.body = input.body;
-      edited = true;
     }
     if (input.base !== undefined && input.base !== pull.baseRef) {
+      changes.base = { ref: { from: pull.baseRef }, sha: { from: currentBaseSha(repo, pull) } };
       pull.baseRef = input.base;
       pull.baseSha = repo.heads.get(input.base) ?? pull.baseSha;
-      edited = true;
     }
     if (input.maintainerCanModify !== undefined) pull.maintainerCanModify = input.maintainerCanModify;
-    if (edited) {
+    if (Object.keys(changes).length > 0) {
       pull.updatedAt = githubTime();
-      this.state.emit({ kind: "pull_request", action: "edited", repo, pull, actor });
+      this.state.emit({ kind: "pull_request", action: "edited", repo, pull, actor, changes });
     }
     if (input.state === "closed" && pull.state === "open") this.close(repo, pull, actor);
     if (input.state === "open" && pull.state === "closed") {
@@ -407,46 +418,145 @@ export class PullOperations {
       body?: string;
       comments?: { path: string; line: number; body: string }[];
     },
-  ): SimReview {
+  ): { review: SimReview; threads: SimReviewThread[] } {
     const now = githubTime();
     const user = this.state.user(input.user).login;
-    const { id, nodeId } = this.state.newIds("review");
-    const review: SimReview = {
-      id,
-      nodeId,
-      user,
-      state: input.state,
-      body: input.body ?? "",
-      commitId: pull.headSha,
-      submittedAt: now,
-    };
-    pull.reviews.push(review);
+    const review = this.newReview(pull, user, input.state, input.body ?? "", now);
+    const created: { thread: SimReviewThread; comment: SimReviewComment }[] = [];
     for (const line of input.comments ?? []) {
-      const thread = this.state.newIds("reviewThread");
-      const comment = this.state.newIds("reviewComment");
-      pull.reviewThreads.push({
-        id: thread.id,
-        nodeId: thread.nodeId,
+      const ids = this.state.newIds("reviewThread");
+      const comment = this.newComment(pull, review, user, line, now);
+      const thread: SimReviewThread = {
+        id: ids.id,
+        nodeId: ids.nodeId,
         path: line.path,
         line: line.line,
         isResolved: false,
-        comments: [
-          {
-            id: comment.id,
-            nodeId: comment.nodeId,
-            reviewId: review.id,
-            user,
-            body: line.body,
-            path: line.path,
-            line: line.line,
-            commitId: pull.headSha,
-            createdAt: now,
-          },
-        ],
-      });
+        resolvedBy: null,
+        comments: [comment],
+      };
+      pull.reviewThreads.push(thread);
+      created.push({ thread, comment });
     }
     pull.updatedAt = now;
     this.state.emit({ kind: "pull_request_review", action: "submitted", repo, pull, review, actor: user });
+    for (const { thread, comment } of created) {
+      this.state.emit({
+        kind: "pull_request_review_comment",
+        action: "created",
+        repo,
+        pull,
+        thread,
+        comment,
+        actor: user,
+      });
+    }
+    return { review, threads: created.map(({ thread }) => thread) };
+  }
+
+  /**
+   * A reply in a review thread. As on GitHub, a reply outside a pending review is a review of its
+   * own (COMMENTED, empty body) holding that one comment.
+   */
+  replyToThread(
+    repo: SimRepo,
+    pull: PullRecord,
+    thread: SimReviewThread,
+    input: { user: string; body: string },
+  ): SimReviewComment {
+    const now = githubTime();
+    const user = this.state.user(input.user).login;
+    const review = this.newReview(pull, user, "COMMENTED", "", now);
+    const comment = this.newComment(
+      pull,
+      review,
+      user,
+      { path: thread.path, line: thread.line, body: input.body },
+      now,
+    );
+    comment.inReplyToId = thread.comments[0]?.id;
+    thread.comments.push(comment);
+    pull.updatedAt = now;
+    this.state.emit({ kind: "pull_request_review", action: "submitted", repo, pull, review, actor: user });
+    this.state.emit({
+      kind: "pull_request_review_comment",
+      action: "created",
+      repo,
+      pull,
+      thread,
+      comment,
+      actor: user,
+    });
+    return comment;
+  }
+
+  /** Resolves (or unresolves) a review thread; no change, no event. */
+  setThreadResolved(
+    repo: SimRepo,
+    pull: PullRecord,
+    thread: SimReviewThread,
+    resolved: boolean,
+    actor: string,
+  ): void {
+    if (thread.isResolved === resolved) return;
+    thread.isResolved = resolved;
+    thread.resolvedBy = resolved ? this.state.user(actor).login : null;
+    this.state.emit({
+      kind: "pull_request_review_thread",
+      action: resolved ? "resolved" : "unresolved",
+      repo,
+      pull,
+      thread,
+      actor,
+    });
+  }
+
+  /** Marks an open pull request ready for review, or converts it back to a draft. */
+  setDraft(repo: SimRepo, pull: PullRecord, draft: boolean, actor: string): void {
+    if (pull.state !== "open") throw new Error(`#${pull.number} is not open`);
+    if (pull.draft === draft) return;
+    pull.draft = draft;
+    pull.updatedAt = githubTime();
+    this.state.emit({
+      kind: "pull_request",
+      action: draft ? "converted_to_draft" : "ready_for_review",
+      repo,
+      pull,
+      actor,
+    });
+  }
+
+  private newReview(
+    pull: PullRecord,
+    user: string,
+    state: ReviewState,
+    body: string,
+    now: string,
+  ): SimReview {
+    const { id, nodeId } = this.state.newIds("review");
+    const review: SimReview = { id, nodeId, user, state, body, commitId: pull.headSha, submittedAt: now };
+    pull.reviews.push(review);
     return review;
+  }
+
+  private newComment(
+    pull: PullRecord,
+    review: SimReview,
+    user: string,
+    line: { path: string; line: number; body: string },
+    now: string,
+  ): SimReviewComment {
+    const { id, nodeId } = this.state.newIds("reviewComment");
+    return {
+      id,
+      nodeId,
+      reviewId: review.id,
+      user,
+      body: line.body,
+      path: line.path,
+      line: line.line,
+      commitId: pull.headSha,
+      createdAt: now,
+    };
   }
 }

@@ -3,6 +3,7 @@ import { ADMIN_PREFIX, handleAdminRequest } from "./admin-http.js";
 import { faultResponse } from "./fault-responses.js";
 import type { FaultRegistry } from "./faults.js";
 import { matchGitPath, type GitSmartHttp } from "./git-smart-http.js";
+import type { GraphqlApi } from "./graphql-api.js";
 import type { RequestLog, SimRequestRecord } from "./request-log.js";
 import type { RestApi } from "./rest-api.js";
 import type { SimContext } from "./rest-context.js";
@@ -18,12 +19,15 @@ import { isWebFilePath, serveWebFile } from "./web-files.js";
  */
 
 const API_PREFIX = "/api/v3";
+/** Where GitHub Enterprise Server serves GraphQL (Octokit derives it from the `/api/v3` base URL). */
+const GRAPHQL_PATH = "/api/graphql";
 /** Larger than any push a test makes, small enough to refuse a runaway client. */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 export interface PipelineDeps {
   sim: SimContext;
   rest: RestApi;
+  graphql: GraphqlApi;
   git: GitSmartHttp;
   admin: SimAdmin;
   adminToken: string;
@@ -125,7 +129,12 @@ export class RequestPipeline {
     }
     if (fault?.type === "status" || fault?.type === "rate-limit" || fault?.type === "secondary-limit") {
       const { sim } = this.deps;
-      this.send(response, faultResponse(fault, { token, limits: sim.limits, state: sim.state }), record);
+      const resource = path === GRAPHQL_PATH ? "graphql" : "core";
+      this.send(
+        response,
+        faultResponse(fault, { token, limits: sim.limits, state: sim.state, resource }),
+        record,
+      );
       return;
     }
 
@@ -152,6 +161,9 @@ export class RequestPipeline {
     body: Buffer,
   ): Promise<SimResponse> {
     const path = url.pathname;
+    if (path === GRAPHQL_PATH) {
+      return this.deps.graphql.handle({ method, headers: request.headers, body });
+    }
     if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)) {
       return this.deps.rest.handle({
         method,

@@ -14,7 +14,7 @@ import {
 } from "./rest-context.js";
 import type { SimHook } from "./sim-state.js";
 
-/** Repository webhooks: stored here; delivering events to them is a separate concern. */
+/** Repository webhooks: stored here, delivered by `webhook-delivery.ts` (a new hook is pinged). */
 
 const DOCS = {
   list: "rest/repos/webhooks#list-repository-webhooks",
@@ -78,6 +78,7 @@ function createHook(request: RepoRequest): RestResult {
     updatedAt: now,
   };
   repo.hooks.push(hook);
+  sim.state.emit({ kind: "ping", repo, hook, actor: request.user.login });
   return {
     status: 201,
     body: hookJson(repo, hook, sim.urls),

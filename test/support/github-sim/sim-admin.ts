@@ -17,11 +17,13 @@ import {
   type ReviewState,
   type SimPull,
   type SimRepo,
+  type SimReviewThread,
   type SimState,
   type TokenKind,
   type TokenPermissions,
 } from "./sim-state.js";
 import { DEFAULT_PERMISSIONS, generateTokenValue } from "./tokens.js";
+import type { WebhookDeliveryRecord, WebhookDispatcher } from "./webhook-delivery.js";
 
 /**
  * The test's (and the demo's) hands on the simulated GitHub: create repositories and tokens,
@@ -35,6 +37,8 @@ export interface CreateRepoInput {
   defaultBranch?: string;
   files: Record<string, string>;
   private?: boolean;
+  /** Whether an approving review is required (default true; false: no GraphQL review decision). */
+  reviewsRequired?: boolean;
 }
 
 export interface CreatedRepo {
@@ -95,6 +99,18 @@ export interface AddReviewInput extends PullRef {
   comments?: { path: string; line: number; body: string }[];
 }
 
+export interface AddedReview {
+  id: number;
+  nodeId: string;
+  /** One review thread per line comment, in order. */
+  threads: { id: number; nodeId: string; commentId: number }[];
+}
+
+/** A review thread: its numeric id or its node id (what GraphQL shows). */
+export interface ThreadRef extends PullRef {
+  threadId: number | string;
+}
+
 export interface SetCheckRunInput {
   owner: string;
   repo: string;
@@ -127,6 +143,7 @@ export interface SimAdminDeps {
   faults: FaultRegistry;
   log: RequestLog;
   urls: SimUrls;
+  webhooks: WebhookDispatcher;
   /** Where bare repositories live: `<reposRoot>/<owner>/<name>.git`. */
   reposRoot: string;
   gitHome: string;
@@ -185,6 +202,7 @@ export class SimAdmin {
       fullName: `${input.owner}/${input.name}`,
       defaultBranch,
       private: input.private ?? true,
+      reviewsRequired: input.reviewsRequired ?? true,
       git,
       createdAt: now,
       updatedAt: now,
@@ -343,13 +361,55 @@ export class SimAdmin {
       throw new Error(result.errors.map((error) => error.message ?? error.code).join("; "));
   }
 
-  addReview(input: AddReviewInput): { id: number } {
+  addReview(input: AddReviewInput): AddedReview {
     const { repo, pull } = this.pullRecord(input);
     if (!["APPROVED", "CHANGES_REQUESTED", "COMMENTED"].includes(input.state)) {
       throw new Error(`unknown review state ${String(input.state)}`);
     }
-    const review = this.deps.pulls.addReview(repo, pull, input);
-    return { id: review.id };
+    const { review, threads } = this.deps.pulls.addReview(repo, pull, input);
+    return {
+      id: review.id,
+      nodeId: review.nodeId,
+      threads: threads.map((thread) => ({
+        id: thread.id,
+        nodeId: thread.nodeId,
+        commentId: thread.comments[0]?.id ?? 0,
+      })),
+    };
+  }
+
+  private threadRecord(ref: ThreadRef): { repo: SimRepo; pull: PullRecord; thread: SimReviewThread } {
+    const { repo, pull } = this.pullRecord(ref);
+    const thread = pull.reviewThreads.find(
+      (candidate) => candidate.id === ref.threadId || candidate.nodeId === ref.threadId,
+    );
+    if (!thread) throw new Error(`no review thread ${String(ref.threadId)} on #${pull.number}`);
+    return { repo, pull, thread };
+  }
+
+  /** A reply in a review thread (a one-comment COMMENTED review, as on GitHub). */
+  replyToThread(input: ThreadRef & { user: string; body: string }): { id: number; nodeId: string } {
+    const { repo, pull, thread } = this.threadRecord(input);
+    const comment = this.deps.pulls.replyToThread(repo, pull, thread, input);
+    return { id: comment.id, nodeId: comment.nodeId };
+  }
+
+  /** Resolves a review thread (or, with `resolved: false`, unresolves it) as `user` would. */
+  resolveThread(input: ThreadRef & { resolved?: boolean; user?: string }): void {
+    const { repo, pull, thread } = this.threadRecord(input);
+    this.deps.pulls.setThreadResolved(
+      repo,
+      pull,
+      thread,
+      input.resolved ?? true,
+      input.user ?? "sim-maintainer",
+    );
+  }
+
+  /** Marks a pull request ready for review (`draft: false`) or converts it to a draft. */
+  setDraft(input: PullRef & { draft: boolean; user?: string }): void {
+    const { repo, pull } = this.pullRecord(input);
+    this.deps.pulls.setDraft(repo, pull, input.draft, input.user ?? "sim-maintainer");
   }
 
   setCheckRun(input: SetCheckRunInput): { checkRunId: number; jobId: number } {
@@ -443,6 +503,27 @@ export class SimAdmin {
     return this.deps.log.list();
   }
 
+  /** Every webhook delivery to the repository's hooks, oldest first, with the exact body sent. */
+  deliveries(input: { owner: string; repo: string }): WebhookDeliveryRecord[] {
+    return this.deps.webhooks.deliveries(input.owner, input.repo);
+  }
+
+  /** Sends a delivery again with the same body and the same `X-GitHub-Delivery`; returns the new record. */
+  redeliver(deliveryId: number): WebhookDeliveryRecord {
+    return this.deps.webhooks.redeliver(deliveryId);
+  }
+
+  /** Holds webhook deliveries in their queues (true) or lets them go (false). */
+  setDeliveryPaused(paused: boolean): void {
+    if (typeof paused !== "boolean") throw new Error("paused must be true or false");
+    this.deps.webhooks.setPaused(paused);
+  }
+
+  /** Waits until no webhook delivery is being sent or waiting (paused ones excepted). */
+  flushDeliveries(): Promise<void> {
+    return this.deps.webhooks.flush();
+  }
+
   clearRequests(): void {
     this.deps.log.clear();
   }
@@ -472,6 +553,9 @@ export const ADMIN_METHODS = [
   "closePull",
   "reopenPull",
   "addReview",
+  "replyToThread",
+  "resolveThread",
+  "setDraft",
   "setCheckRun",
   "setCommitStatus",
   "addFault",
@@ -479,6 +563,10 @@ export const ADMIN_METHODS = [
   "releaseHeld",
   "requests",
   "clearRequests",
+  "deliveries",
+  "redeliver",
+  "setDeliveryPaused",
+  "flushDeliveries",
 ] as const satisfies readonly (keyof SimAdmin)[];
 
 export type AdminMethod = (typeof ADMIN_METHODS)[number];

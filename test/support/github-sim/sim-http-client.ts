@@ -60,3 +60,16 @@ export async function callAdmin(
     throw new Error(`admin ${method}: HTTP ${response.status} ${answer.error ?? ""}`);
   return answer.result;
 }
+
+/** A GraphQL call as Octokit makes it: `POST <base>/api/graphql` with `{query, variables}`. */
+export async function callGraphql(
+  baseUrl: string,
+  token: string | null,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<SimHttpAnswer> {
+  return callSim(baseUrl, "POST", `${baseUrl}/api/graphql`, {
+    token,
+    body: variables === undefined ? { query } : { query, variables },
+  });
+}

@@ -82,6 +82,8 @@ export interface SimReviewComment {
   line: number;
   commitId: string;
   createdAt: string;
+  /** The thread's first comment, for a reply. */
+  inReplyToId?: number;
 }
 
 /** A review thread: one line comment and its replies; GitHub's unit of "resolved". */
@@ -91,6 +93,8 @@ export interface SimReviewThread {
   path: string;
   line: number;
   isResolved: boolean;
+  /** Who resolved it (login), while resolved. */
+  resolvedBy?: string | null;
   comments: SimReviewComment[];
 }
 
@@ -199,6 +203,11 @@ export interface SimRepo {
   fullName: string;
   defaultBranch: string;
   private: boolean;
+  /**
+   * Whether an approving review is required (GitHub's review decision exists only then); absent
+   * means required. Merging is not blocked either way: the simulator has no branch protection.
+   */
+  reviewsRequired?: boolean;
   git: BareRepo;
   createdAt: string;
   updatedAt: string;
@@ -236,12 +245,14 @@ export class SimState {
     return { id, nodeId: nodeIdOf(kind, id) };
   }
 
-  /** The user with this login, created on first mention. */
-  user(login: string, type: SimUser["type"] = "User"): SimUser {
+  /** The user with this login, created on first mention (a `…[bot]` login is a Bot, as on GitHub). */
+  user(login: string, type: SimUser["type"] = login.endsWith("[bot]") ? "Bot" : "User"): SimUser {
     const key = login.toLowerCase();
     const existing = this.users.get(key);
     if (existing) return existing;
-    const { id, nodeId } = this.newIds(type === "Organization" ? "organization" : "user");
+    const { id, nodeId } = this.newIds(
+      type === "Organization" ? "organization" : type === "Bot" ? "bot" : "user",
+    );
     const user: SimUser = { id, nodeId, login, type, createdAt: new Date().toISOString() };
     this.users.set(key, user);
     return user;

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { FaultRegistry } from "./faults.js";
 import { GitSmartHttp } from "./git-smart-http.js";
+import { GraphqlApi } from "./graphql-api.js";
 import { PullOperations } from "./pull-operations.js";
 import { RateLimits } from "./rate-limits.js";
 import { RequestLog } from "./request-log.js";
@@ -14,10 +15,12 @@ import type { SimContext } from "./rest-context.js";
 import { generateAdminToken, SimAdmin } from "./sim-admin.js";
 import { SimState } from "./sim-state.js";
 import { simUrls } from "./sim-urls.js";
+import { WebhookDispatcher, type WebhookOptions } from "./webhook-delivery.js";
 
 /**
- * A GitHub Enterprise Server stand-in on `http://<host>:<port>`: REST at `/api/v3`, git smart HTTP
- * at `/<owner>/<repo>.git`, raw files, and an admin API at `/_sim/`. See docs/github-simulator.md.
+ * A GitHub Enterprise Server stand-in on `http://<host>:<port>`: REST at `/api/v3`, GraphQL at
+ * `/api/graphql`, git smart HTTP at `/<owner>/<repo>.git`, raw files, outgoing webhooks, and an
+ * admin API at `/_sim/`. See docs/github-simulator.md.
  */
 
 export interface SimulatorOptions {
@@ -29,6 +32,8 @@ export interface SimulatorOptions {
   graphqlLimit?: number;
   /** content-creating requests per token per minute before a secondary-limit 403 */
   contentCreationPerMinute?: number;
+  /** webhook delivery: retry pauses and the receiver's timeout */
+  webhooks?: WebhookOptions;
 }
 
 export interface GitHubSimulator {
@@ -93,12 +98,15 @@ export async function startGitHubSimulator(
   };
   const faults = new FaultRegistry();
   const log = new RequestLog();
+  const webhooks = new WebhookDispatcher(context, options.webhooks);
+  const unsubscribe = state.onChange(webhooks.onChange);
   const adminToken = generateAdminToken();
-  const admin = new SimAdmin({ ...context, faults, log, reposRoot, gitHome });
+  const admin = new SimAdmin({ ...context, faults, log, webhooks, reposRoot, gitHome });
   const git = new GitSmartHttp(context, reposRoot, gitHome);
   pipeline = new RequestPipeline({
     sim: context,
     rest: new RestApi(context),
+    graphql: new GraphqlApi(context),
     git,
     admin,
     adminToken,
@@ -110,6 +118,8 @@ export async function startGitHubSimulator(
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       pipeline?.stop();
+      unsubscribe();
+      webhooks.stop();
       git.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -1,9 +1,16 @@
 import type { SimUrls } from "./sim-urls.js";
 import type { SimUser } from "./sim-state.js";
 
-/** GitHub's `simple-user` (also the owner of repositories, authors of PRs and comments). */
+/**
+ * GitHub's `simple-user` (also the owner of repositories, authors of PRs and comments). A bot's
+ * login (`name[bot]`) is URL-encoded in its API URLs and its page is the app's, as on GitHub.
+ */
 export function simpleUserJson(user: SimUser, urls: SimUrls): Record<string, unknown> {
-  const api = `${urls.api}/users/${user.login}`;
+  const api = `${urls.api}/users/${encodeURIComponent(user.login)}`;
+  const html =
+    user.type === "Bot"
+      ? `${urls.web}/apps/${user.login.replace(/\[bot\]$/, "")}`
+      : `${urls.web}/${user.login}`;
   return {
     login: user.login,
     id: user.id,
@@ -11,7 +18,7 @@ export function simpleUserJson(user: SimUser, urls: SimUrls): Record<string, unk
     avatar_url: `${urls.web}/avatars/u/${user.id}`,
     gravatar_id: "",
     url: api,
-    html_url: `${urls.web}/${user.login}`,
+    html_url: html,
     followers_url: `${api}/followers`,
     following_url: `${api}/following{/other_user}`,
     gists_url: `${api}/gists{/gist_id}`,
