@@ -200,4 +200,31 @@ describe.each(DATABASE_KINDS)("PR worker happy paths ($kind)", ({ kind, skip }) 
       expect(body).not.toContain("### Parameter importance");
     },
   );
+  it.skipIf(skip)(
+    "falls back to an importance table in the body when the chart cannot be written",
+    async () => {
+      // A file named .shepherd stands where the chart directory would go, so the chart cannot be written.
+      const repo = await h.addRepo({
+        name: "no-chart-repo",
+        files: { "p.json": '{"a": 1, "b": 2}\n', ".shepherd": "not a directory\n" },
+      });
+      const proposal = await h.propose({
+        repoId: repo.name,
+        title: "Tune a",
+        kind: "params",
+        change: { path: "p.json", set: { a: { to: 3 } } },
+        evidence: { importance: { a: 0.7, b: 0.3 } },
+      });
+      await h.openPr(proposal.id);
+      const done = await h.settled(proposal.id);
+      expect(done.status).toBe("pr_opened");
+      const body = h.sim.admin.pulls(repo.owner, repo.repo)[0]?.body ?? "";
+      expect(body).toContain("### Parameter importance");
+      expect(body).toContain("| a | 0.7 |");
+      expect(body.indexOf("| a | 0.7 |")).toBeLessThan(body.indexOf("| b | 0.3 |"));
+      expect(h.sim.admin.issueComments(repo.owner, repo.repo, done.pr?.number ?? 0)).toHaveLength(0);
+      const [opened] = await h.eventsOf("pr.opened");
+      expect(opened?.payload).toMatchObject({ chart: "table" });
+    },
+  );
 });
