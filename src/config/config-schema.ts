@@ -1,4 +1,13 @@
 import { z } from "zod";
+import {
+  notificationsSchema,
+  observerSchema,
+  reactionsSchema,
+  repoOverridesSchema,
+  type NotificationsConfig,
+  type ObserverConfig,
+  type ReactionsConfig,
+} from "./reactions-schema.js";
 
 /**
  * The shape of `shepherd.yaml`. Every key is optional; defaults are applied in load-config.ts.
@@ -63,6 +72,11 @@ export const configFileSchema = z.strictObject({
     })
     .optional(),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).optional() }).optional(),
+  observer: observerSchema.optional(),
+  reactions: reactionsSchema.optional(),
+  notifications: notificationsSchema.optional(),
+  /** Per-repo settings by repo name; today: reaction overrides. */
+  repos: repoOverridesSchema.optional(),
   queue: z
     .strictObject({
       /** Embedded queue: how long a claimed job is held before another process may take it over. */
@@ -124,6 +138,9 @@ export interface Config {
   git: { authorName: string; authorEmail: string };
   log: { level: (typeof LOG_LEVELS)[number] };
   queue: { leaseSeconds: number };
+  observer: ObserverConfig;
+  reactions: ReactionsConfig;
+  notifications: NotificationsConfig;
 }
 
 export const DEFAULTS = {

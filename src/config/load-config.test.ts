@@ -84,6 +84,21 @@ describe("loadConfig: defaults", () => {
       log: { level: "info" },
       queue: { leaseSeconds: 60 },
       prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120, retryBackoffSeconds: 5 },
+      observer: {
+        enabled: true,
+        intervalSeconds: 30,
+        reconcileIntervalSeconds: 300,
+        staleAfterSeconds: 300,
+        reviewIntervalSeconds: 120,
+        requestTimeoutSeconds: 15,
+        batchSize: 25,
+        webhookHealthySeconds: 3600,
+      },
+      reactions: { global: {}, perRepo: {} },
+      notifications: {
+        routes: { urgent: ["dashboard"], action: ["dashboard"], warning: ["dashboard"], info: ["dashboard"] },
+        webhooks: {},
+      },
     });
   });
 
@@ -290,6 +305,21 @@ describe("loadConfig: precedence file < env < CLI override", () => {
         "  level: warn",
         "queue:",
         "  leaseSeconds: 120",
+        "observer:",
+        "  intervalSeconds: 10",
+        "  reconcileIntervalSeconds: 600",
+        "reactions:",
+        "  ci_failed: { action: notify, retries: 1, escalate_after: 3, priority: urgent }",
+        "  changes_requested: { max_nudges: 2, escalate_after: 45m, include_bots: true, message: Please look }",
+        "  approved_and_green: { action: auto_merge, method: squash }",
+        "  agent_stuck: { threshold: 20m }",
+        "notifications:",
+        "  routes: { urgent: [dashboard, 'webhook:ops'], info: [] }",
+        "  webhooks:",
+        "    ops: { urlRef: 'file:slack-ops' }",
+        "    audit: { url: 'https://audit.example.com/hook', format: json }",
+        "repos:",
+        "  search: { reactions: { merge_conflict: { action: none } } }",
         "",
       ].join("\n"),
     );
@@ -324,6 +354,42 @@ describe("loadConfig: precedence file < env < CLI override", () => {
       log: { level: "warn" },
       queue: { leaseSeconds: 120 },
       prWorker: { concurrency: 2, lockTimeoutSeconds: 600, gitTimeoutSeconds: 120, retryBackoffSeconds: 5 },
+      observer: {
+        enabled: true,
+        intervalSeconds: 10,
+        reconcileIntervalSeconds: 600,
+        staleAfterSeconds: 300,
+        reviewIntervalSeconds: 120,
+        requestTimeoutSeconds: 15,
+        batchSize: 25,
+        webhookHealthySeconds: 3600,
+      },
+      reactions: {
+        global: {
+          ci_failed: { action: "notify", retries: 1, escalateAfter: { attempts: 3 }, priority: "urgent" },
+          changes_requested: {
+            maxNudges: 2,
+            escalateAfter: { ms: 45 * 60_000 },
+            includeBots: true,
+            message: "Please look",
+          },
+          approved_and_green: { action: "auto_merge", method: "squash" },
+          agent_stuck: { thresholdMs: 20 * 60_000 },
+        },
+        perRepo: { search: { merge_conflict: { action: "none" } } },
+      },
+      notifications: {
+        routes: {
+          urgent: ["dashboard", "webhook:ops"],
+          action: ["dashboard"],
+          warning: ["dashboard"],
+          info: [],
+        },
+        webhooks: {
+          ops: { url: null, urlRef: "file:slack-ops", format: "slack" },
+          audit: { url: "https://audit.example.com/hook", urlRef: null, format: "json" },
+        },
+      },
     });
   });
 });
@@ -656,5 +722,87 @@ describe("loadConfig: github", () => {
       secondaryLimitFallbackSeconds: 60,
       retryBaseMs: 1000,
     });
+  });
+});
+
+describe("loadConfig: reactions, notifications and the observer", () => {
+  it("a wrong reaction action names the reaction key and where it is", async () => {
+    const file = await writeYaml("reaction.yaml", "reactions:\n  pr_merged:\n    action: send_to_agent\n");
+    const error = await configFailure({ configPath: file });
+    expect(error.issues).toEqual([
+      {
+        path: "reactions.pr_merged.action",
+        source: `${file}:3:13`,
+        message: "pr_merged can only notify (or be none)",
+      },
+    ]);
+  });
+
+  it("auto_merge is refused for anything but approved_and_green", async () => {
+    const file = await writeYaml("merge.yaml", "reactions:\n  ci_failed: { action: auto_merge }\n");
+    const error = await configFailure({ configPath: file });
+    expect(error.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      ["reactions.ci_failed.action", "auto_merge is only for approved_and_green"],
+    ]);
+  });
+
+  it("an unknown reaction, an unknown field and a bad duration are all reported", async () => {
+    const file = await writeYaml(
+      "bad.yaml",
+      "reactions:\n  ci_broke: { action: notify }\n  merge_conflict: { escalate_after: soon, retry: 1 }\n",
+    );
+    const error = await configFailure({ configPath: file });
+    expectIssue(error, { path: "reactions.ci_broke", source: `${file}:2:3`, message: "unknown key" });
+    expectIssue(error, { path: "reactions.merge_conflict.retry", message: "unknown key" });
+    expect(
+      error.issues.find((issue) => issue.path === "reactions.merge_conflict.escalate_after"),
+    ).toBeDefined();
+  });
+
+  it("a per-repo override is checked like the global one", async () => {
+    const file = await writeYaml(
+      "repo.yaml",
+      "repos:\n  search:\n    reactions:\n      pr_closed: { threshold: 5m }\n",
+    );
+    const error = await configFailure({ configPath: file });
+    expect(error.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      ["repos.search.reactions.pr_closed.threshold", "only agent_stuck has a threshold"],
+    ]);
+  });
+
+  it("a route to a webhook that is not defined is an error with its index", async () => {
+    const file = await writeYaml(
+      "route.yaml",
+      "notifications:\n  routes:\n    urgent: [dashboard, 'webhook:pager']\n",
+    );
+    const error = await configFailure({ configPath: file });
+    expect(error.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      ["notifications.routes.urgent.1", 'no webhook named "pager" under notifications.webhooks'],
+    ]);
+  });
+
+  it("a notification webhook needs exactly one of url and urlRef, and a valid ref", async () => {
+    const both = await writeYaml(
+      "both.yaml",
+      "notifications:\n  webhooks:\n    ops: { url: 'https://x.example', urlRef: 'env:X' }\n",
+    );
+    expect((await configFailure({ configPath: both })).issues.map((issue) => issue.message)).toEqual([
+      "give exactly one of url or urlRef",
+    ]);
+    const escaping = await writeYaml(
+      "escape.yaml",
+      "notifications:\n  webhooks:\n    ops: { urlRef: 'file:../x' }\n",
+    );
+    const error = await configFailure({ configPath: escaping });
+    expect(error.issues.map((issue) => issue.path)).toEqual(["notifications.webhooks.ops.urlRef"]);
+  });
+
+  it("observer intervals are bounded", async () => {
+    const file = await writeYaml("observer.yaml", "observer:\n  intervalSeconds: 1\n  batchSize: 26\n");
+    const error = await configFailure({ configPath: file });
+    expect(error.issues.map((issue) => issue.path).sort()).toEqual([
+      "observer.batchSize",
+      "observer.intervalSeconds",
+    ]);
   });
 });

@@ -13,6 +13,12 @@ import {
   type DatabaseTarget,
 } from "./config-schema.js";
 import { deriveGitHubUrls, GitHubUrlError } from "./github-urls.js";
+import {
+  OBSERVER_DEFAULTS,
+  resolveNotifications,
+  resolveReactionOverrides,
+  type ReactionsConfig,
+} from "./reactions-schema.js";
 import { parseSecretRef, SecretRefError } from "./secret-ref.js";
 
 export interface ConfigIssue {
@@ -242,6 +248,29 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
     }
   }
 
+  const checkRef = (keyPath: string[], ref: string | null): void => {
+    if (ref === null) return;
+    try {
+      parseSecretRef(ref);
+    } catch (error) {
+      if (!(error instanceof SecretRefError)) throw error;
+      fail(keyPath, error.message);
+    }
+  };
+  const reactions: ReactionsConfig = {
+    global: resolveReactionOverrides(data.reactions, ["reactions"], fail),
+    perRepo: Object.fromEntries(
+      Object.entries(data.repos ?? {}).map(([name, repo]) => [
+        name,
+        resolveReactionOverrides(repo.reactions, ["repos", name, "reactions"], fail),
+      ]),
+    ),
+  };
+  const notifications = resolveNotifications(data.notifications, fail);
+  for (const [name, hook] of Object.entries(notifications.webhooks)) {
+    checkRef(["notifications", "webhooks", name, "urlRef"], hook.urlRef);
+  }
+
   if (issues.length > 0 || !database) throw new ConfigError(issues);
   return {
     configPath: context.file?.path ?? null,
@@ -267,6 +296,9 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
       gitTimeoutSeconds: data.prWorker?.gitTimeoutSeconds ?? DEFAULTS.prWorkerGitTimeoutSeconds,
       retryBackoffSeconds: data.prWorker?.retryBackoffSeconds ?? DEFAULTS.prWorkerRetryBackoffSeconds,
     },
+    observer: { ...OBSERVER_DEFAULTS, ...data.observer },
+    reactions,
+    notifications,
   };
 }
 

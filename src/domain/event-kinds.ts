@@ -23,6 +23,7 @@ export const EVENT_KINDS = [
   "notification.sent",
   "lesson.extracted",
   "repo.health_changed",
+  "webhook.received",
   "repo.created",
   "repo.updated",
   "repo.deleted",

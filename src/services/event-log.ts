@@ -1,7 +1,9 @@
 import { isEventKind, type EventKind } from "../domain/event-kinds.js";
 import type { SecretRedactor } from "../domain/redact.js";
 import type { EventSignal } from "../store/event-signal.js";
-import type { EventFilter, EventStore, StoredEvent } from "../store/event-store.js";
+import type { Kysely } from "kysely";
+import type { EventFilter, EventStore, NewEvent, StoredEvent } from "../store/event-store.js";
+import type { Schema } from "../store/schema.js";
 import { eventEnvelopeJson, encodePayload } from "./event-envelope.js";
 import { StreamOverflowError, type EventHub, type StreamedEvent } from "./event-hub.js";
 
@@ -50,8 +52,28 @@ export class EventLog {
 
   /** Appends in one transaction: the events get consecutive seqs. */
   async appendMany(events: readonly AppendEvent[]): Promise<StoredEvent[]> {
+    return this.#announce(await this.#deps.store.append(this.#rows(events)));
+  }
+
+  /**
+   * Runs `work` in one database transaction; the events it emits are appended at the end of
+   * that same transaction, so they exist exactly when its writes do. Streams hear of them after
+   * the commit.
+   */
+  async transaction<T>(
+    work: (trx: Kysely<Schema>, emit: (event: AppendEvent) => void) => Promise<T>,
+  ): Promise<{ result: T; events: StoredEvent[] }> {
+    const { result, stored } = await this.#deps.store.database.db.transaction().execute(async (trx) => {
+      const pending: AppendEvent[] = [];
+      const result = await work(trx, (event) => pending.push(event));
+      return { result, stored: await this.#deps.store.appendWithin(trx, this.#rows(pending)) };
+    });
+    return { result, events: this.#announce(stored) };
+  }
+
+  #rows(events: readonly AppendEvent[]): NewEvent[] {
     const ts = this.#now();
-    const rows = events.map((event) => {
+    return events.map((event) => {
       // The vocabulary is closed: an unknown kind is a bug at the call site, not data.
       if (!isEventKind(event.kind)) throw new Error(`unknown event kind "${String(event.kind)}"`);
       return {
@@ -61,7 +83,9 @@ export class EventLog {
         ts,
       };
     });
-    const stored = await this.#deps.store.append(rows);
+  }
+
+  #announce(stored: StoredEvent[]): StoredEvent[] {
     const last = stored.at(-1);
     if (last) {
       this.#deps.onAppended?.(stored.length);

@@ -1,6 +1,6 @@
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Database } from "./database.js";
-import type { EventsTable } from "./schema.js";
+import type { EventsTable, Schema } from "./schema.js";
 
 /** An event as stored: `payloadJson` is the serialized payload, parsed only when needed. */
 export interface StoredEvent {
@@ -40,42 +40,48 @@ function fromRow(row: EventsTable): StoredEvent {
  * seq N has seen everything before N (no later commit can fill a hole behind it).
  */
 export class EventStore {
-  constructor(private readonly database: Database) {}
+  constructor(readonly database: Database) {}
 
   async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
-    const { dialect, db } = this.database;
-    return db.transaction().execute(async (trx) => {
-      const counter = await trx
-        .updateTable("event_counter")
-        .set((eb) => ({ last_seq: eb("last_seq", "+", events.length) }))
-        .where("id", "=", 1)
-        .returning("last_seq")
-        .executeTakeFirstOrThrow();
-      const last = Number(counter.last_seq);
-      const first = last - events.length + 1;
-      const stored = events.map((event, index) => ({ ...event, seq: first + index }));
-      for (let start = 0; start < stored.length; start += INSERT_CHUNK) {
-        const chunk = stored.slice(start, start + INSERT_CHUNK);
-        await trx
-          .insertInto("events")
-          .values(
-            chunk.map((event) => ({
-              seq: event.seq,
-              session_id: event.sessionId,
-              kind: event.kind,
-              payload: event.payloadJson,
-              ts: event.ts,
-            })),
-          )
-          .execute();
-      }
-      if (dialect === "postgres") {
-        // Delivered to listeners only when this transaction commits.
-        await sql`select pg_notify(${EVENTS_CHANNEL}, ${String(last)})`.execute(trx);
-      }
-      return stored;
-    });
+    return this.database.db.transaction().execute((trx) => this.appendWithin(trx, events));
+  }
+
+  /**
+   * Appends inside the caller's transaction, so that a state change and its events commit
+   * together. The counter row stays locked until that transaction ends: append last.
+   */
+  async appendWithin(trx: Kysely<Schema>, events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    const counter = await trx
+      .updateTable("event_counter")
+      .set((eb) => ({ last_seq: eb("last_seq", "+", events.length) }))
+      .where("id", "=", 1)
+      .returning("last_seq")
+      .executeTakeFirstOrThrow();
+    const last = Number(counter.last_seq);
+    const first = last - events.length + 1;
+    const stored = events.map((event, index) => ({ ...event, seq: first + index }));
+    for (let start = 0; start < stored.length; start += INSERT_CHUNK) {
+      const chunk = stored.slice(start, start + INSERT_CHUNK);
+      await trx
+        .insertInto("events")
+        .values(
+          chunk.map((event) => ({
+            seq: event.seq,
+            session_id: event.sessionId,
+            kind: event.kind,
+            payload: event.payloadJson,
+            ts: event.ts,
+          })),
+        )
+        .execute();
+    }
+    if (this.database.dialect === "postgres") {
+      // Delivered to listeners only when this transaction commits.
+      await sql`select pg_notify(${EVENTS_CHANNEL}, ${String(last)})`.execute(trx);
+    }
+    return stored;
   }
 
   /** Events with `after < seq <= upTo`, oldest first. */

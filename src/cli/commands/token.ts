@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseDuration } from "../../domain/duration.js";
 import { ROLES } from "../../domain/roles.js";
 import { CliError } from "../cli-error.js";
 import { apiClientFor, type GlobalOptions } from "../cli-context.js";
@@ -17,16 +18,13 @@ interface TokenView {
   revokedAt: string | null;
 }
 
-const DURATION = /^(\d+)([mhd])$/;
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
 /** `30d`, `12h`, `90m` → an ISO timestamp that far in the future. */
 export function expiryFrom(duration: string, now: number = Date.now()): string {
-  const match = DURATION.exec(duration.trim());
-  if (!match) throw new CliError(`--expires-in takes a duration like 90m, 12h or 30d; got "${duration}"`, 2);
-  const amount = Number(match[1]);
-  if (amount <= 0) throw new CliError("--expires-in must be more than zero", 2);
-  return new Date(now + amount * UNIT_MS[match[2] as keyof typeof UNIT_MS]).toISOString();
+  const ms = /^\d+[mhd]$/.test(duration.trim()) ? parseDuration(duration) : null;
+  if (ms === null)
+    throw new CliError(`--expires-in takes a duration like 90m, 12h or 30d; got "${duration}"`, 2);
+  if (ms <= 0) throw new CliError("--expires-in must be more than zero", 2);
+  return new Date(now + ms).toISOString();
 }
 
 function status(token: TokenView, now: number): string {
