@@ -20,10 +20,19 @@ import { SystemStatus } from "./services/system-status.js";
 import { TokenService } from "./services/token-service.js";
 import { PrWorker } from "./services/pr-worker.js";
 import { PR_OPEN_QUEUE, ProposalService, type PrOpenJob } from "./services/proposal-service.js";
+import { NotificationService } from "./services/notification-service.js";
+import { createObserver } from "./services/observer/create-observer.js";
+import type { PrObserver } from "./services/observer/pr-observer.js";
+import { PullRequestService } from "./services/pull-request-service.js";
+import { repoHealthReader } from "./services/repo-health.js";
 import { RepoService } from "./services/repo-service.js";
 import { SecretReader } from "./services/secrets.js";
+import { WebhookIntake } from "./services/webhook-intake.js";
+import { WebhookRegistration } from "./services/webhook-registration.js";
 import { PostgresRepoLocks } from "./store/postgres-repo-locks.js";
+import { NotificationStore } from "./store/notification-store.js";
 import { ProposalStore } from "./store/proposal-store.js";
+import { PullRequestStore } from "./store/pull-request-store.js";
 import { InProcessRepoLocks, type RepoLocks } from "./store/repo-locks.js";
 import { RepoStore } from "./store/repo-store.js";
 import { openDatabase, DatabaseUnavailableError, type Database } from "./store/database.js";
@@ -31,7 +40,9 @@ import { LocalEventSignal, type EventSignal } from "./store/event-signal.js";
 import { EventStore } from "./store/event-store.js";
 import { migrateToLatest, MigrationError } from "./store/migrate.js";
 import { PostgresEventSignal } from "./store/postgres-event-signal.js";
+import { RepoObservationStore } from "./store/repo-observation-store.js";
 import { TokenStore } from "./store/token-store.js";
+import { WebhookDeliveryStore } from "./store/webhook-delivery-store.js";
 import { VERSION } from "./version.js";
 
 /** A problem that stops the server from starting, told to the user in one line. */
@@ -52,6 +63,15 @@ export interface StartOptions {
   gitObserver?: GitObserver;
   /** Test hook: shorter waits when a repo is busy. */
   lockRetryMs?: number;
+  /** Test hook: fewer, faster webhook delivery attempts with a shorter deadline. */
+  notificationTuning?: { maxAttempts?: number; backoffMs?: number; requestTimeoutMs?: number };
+  /**
+   * Test hook: `manual` builds the PR observer without starting its loop (tests call `tick()` and
+   * `refresh()`); `auto` (the default) starts it when `observer.enabled` is set.
+   */
+  observer?: "auto" | "manual";
+  /** Test hook: the observer's clock. */
+  observerClock?: () => number;
 }
 
 export interface RunningShepherd {
@@ -68,6 +88,9 @@ export interface RunningShepherd {
   tokens: TokenService;
   repos: RepoService;
   proposals: ProposalService;
+  /** The PR observer (worker and all roles, unless `observer.enabled: false`). */
+  observer: PrObserver | null;
+  notifications: NotificationService;
   github: GitHubClients;
   redactor: SecretRedactor;
   http: ApiApp | null;
@@ -215,6 +238,8 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       webUrl: config.github.webUrl,
       clonesDir,
     });
+    const pullRequestStore = new PullRequestStore(database.db);
+    const pullRequests = new PullRequestService({ store: pullRequestStore, repos: repoStore });
     const proposals = new ProposalService({
       store: proposalStore,
       repos: repoStore,
@@ -222,6 +247,34 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       queue,
       secrets,
       retryBackoffMs: config.prWorker.retryBackoffSeconds * 1000,
+    });
+    const webhookIntake = new WebhookIntake({
+      deliveries: new WebhookDeliveryStore(database.db),
+      pullRequests: new PullRequestStore(database.db),
+      observations: new RepoObservationStore(database.db),
+      secrets,
+      events,
+      logger,
+    });
+    const webhookRegistration = new WebhookRegistration({
+      repos,
+      observations: new RepoObservationStore(database.db),
+      secrets,
+      github,
+      publicUrl: config.server.publicUrl,
+    });
+    const notifications = new NotificationService({
+      store: new NotificationStore(database.db),
+      events,
+      queue,
+      secrets,
+      redactor,
+      config: config.notifications,
+      publicUrl: config.server.publicUrl,
+      metrics,
+      logger,
+      retry: options.notificationTuning,
+      requestTimeoutMs: options.notificationTuning?.requestTimeoutMs,
     });
 
     if (role !== "api") {
@@ -256,6 +309,29 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         worker.handle(job),
       );
     }
+    if (role !== "api") {
+      resources.add(async () => notifications.stopDelivery());
+      await notifications.startDelivery();
+    }
+    let observer: PrObserver | null = null;
+    if (role !== "api" && config.observer.enabled) {
+      const created = createObserver({
+        config,
+        database,
+        repos: repoStore,
+        pullRequests: pullRequestStore,
+        events,
+        secrets,
+        github,
+        notifier: notifications,
+        metrics,
+        logger,
+        now: options.observerClock,
+      });
+      observer = created;
+      resources.add(() => created.stop());
+      if ((options.observer ?? "auto") === "auto") created.start();
+    }
 
     const system = new SystemStatus({
       database,
@@ -264,13 +340,28 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       version: VERSION,
       role,
       startedAt: Date.now(),
+      repoHealth: repoHealthReader(repoStore, new RepoObservationStore(database.db)),
     });
 
     let http: ApiApp | null = null;
     let url: string | null = null;
     if (role !== "worker") {
       http = await buildHttpApp(
-        { config, version: VERSION, metrics, redactor, tokens, events, system, repos, proposals },
+        {
+          config,
+          version: VERSION,
+          metrics,
+          redactor,
+          tokens,
+          events,
+          system,
+          repos,
+          proposals,
+          pullRequests,
+          webhookIntake,
+          webhookRegistration,
+          notifications,
+        },
         logger,
       );
       const app = http;
@@ -293,11 +384,13 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         logger.info("shutting down");
+        await observer?.stop().catch((error: unknown) => logger.warn({ err: error }, "observer stop failed"));
         // Streams end first so that closing the server does not wait on them.
         hub.stop();
         for (const client of http?.websocketServer.clients ?? []) client.close(1001, "server shutting down");
         if (http)
           await http.close().catch((error: unknown) => logger.warn({ err: error }, "http close failed"));
+        notifications.stopDelivery();
         await queue
           .stop({ graceMs: 7000 })
           .catch((error: unknown) => logger.warn({ err: error }, "queue stop failed"));
@@ -322,6 +415,8 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       tokens,
       repos,
       proposals,
+      observer,
+      notifications,
       github,
       redactor,
       http,

@@ -16,11 +16,14 @@ import { installAuth } from "./auth.js";
 import { errorEnvelopeSchema, handleFrameworkError, installErrorHandling } from "./error-envelope.js";
 import { registerEventRoutes } from "./routes/event-routes.js";
 import { registerHealthRoutes } from "./routes/health-routes.js";
+import { registerNotificationRoutes } from "./routes/notification-routes.js";
 import { registerOpenApiRoutes } from "./routes/openapi-routes.js";
 import { registerProposalRoutes } from "./routes/proposal-routes.js";
+import { registerPullRequestRoutes } from "./routes/pull-request-routes.js";
 import { registerRepoRoutes } from "./routes/repo-routes.js";
 import { registerStatusRoutes } from "./routes/status-routes.js";
 import { registerTokenRoutes } from "./routes/token-routes.js";
+import { registerWebhookRoutes } from "./routes/webhook-routes.js";
 
 /** One registered route and who may call it; tests iterate this table. */
 export interface RouteEntry {
@@ -132,6 +135,9 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
   registerEventRoutes(app, ctx);
   registerRepoRoutes(app, ctx);
   registerProposalRoutes(app, ctx);
+  registerPullRequestRoutes(app, ctx);
+  await registerWebhookRoutes(app, ctx);
+  registerNotificationRoutes(app, ctx);
 
   await app.ready();
   return app;

@@ -3,6 +3,8 @@ import { VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerMigrate } from "./commands/migrate.js";
+import { registerNotifications } from "./commands/notifications.js";
+import { registerPr } from "./commands/pr.js";
 import { registerProposal } from "./commands/proposal.js";
 import { registerRepo } from "./commands/repo.js";
 import { registerServe } from "./commands/serve.js";
@@ -43,6 +45,8 @@ export function buildProgram(): Command {
   registerBackup(program);
   registerRepo(program);
   registerProposal(program);
+  registerPr(program);
+  registerNotifications(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

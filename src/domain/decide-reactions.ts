@@ -64,7 +64,11 @@ function ciCondition(pr: PrObservation, summary: PrSummary, rule: ReactionRule):
   if (pr.state !== "open" || pr.ci.state === "success") return CLEARED;
   if (pr.ci.state !== "failure") return UNKNOWN;
   const failing = pr.ci.checks.filter((check) => check.state === "failure");
-  const signature = stableHash([pr.headSha, ...failing.map((check) => check.id).sort()].join("|"));
+  // Per head commit and set of failing checks: a re-run of the same check failing again at the
+  // same commit is not news; another check failing there is.
+  const signature = stableHash(
+    [pr.headSha, ...[...new Set(failing.map((check) => check.name))].sort()].join("|"),
+  );
   return { holds: true, signatures: [signature], render: () => ciFailedText(summary, failing, rule.message) };
 }
 
@@ -90,16 +94,21 @@ function conflictCondition(pr: PrObservation, summary: PrSummary, rule: Reaction
   return { holds: true, signatures: ["conflict"], render: () => conflictText(summary, rule.message) };
 }
 
-function readyCondition(pr: PrObservation): Condition {
+function readyCondition(pr: PrObservation, rule: ReactionRule, context: PrReactionContext): Condition {
   const green = pr.ci.state === "success" || pr.ci.state === "none";
+  // BLOCKED: branch protection wants more (e.g. resolved conversations); GitHub would refuse a merge.
+  const blocked = pr.mergeStateStatus === "BLOCKED";
   if (
     pr.state === "open" &&
     !pr.draft &&
     pr.reviewDecision === "APPROVED" &&
     green &&
-    pr.mergeable === "MERGEABLE"
+    pr.mergeable === "MERGEABLE" &&
+    !blocked
   ) {
-    return { holds: true, signatures: [`ready:${pr.headSha}`], render: () => "" };
+    // Merging and telling are separate signatures: enabling auto-merge later still merges this head.
+    const merging = rule.action === "auto_merge" && context.autoMergeAllowed;
+    return { holds: true, signatures: [`${merging ? "merge" : "ready"}:${pr.headSha}`], render: () => "" };
   }
   // Readiness is per head commit: a later push that becomes ready again is a new signature.
   return UNKNOWN;
@@ -152,7 +161,7 @@ export function decideReactions(input: {
     ci_failed: ciCondition(pr, summary, config.ci_failed),
     changes_requested: reviewCondition(pr, summary, config.changes_requested),
     merge_conflict: conflictCondition(pr, summary, config.merge_conflict),
-    approved_and_green: readyCondition(pr),
+    approved_and_green: readyCondition(pr, config.approved_and_green, context),
     pr_closed: closedCondition(pr),
     pr_merged: mergedCondition(pr),
   };
@@ -196,7 +205,7 @@ export function decideReactions(input: {
       history[key] = episode;
       continue;
     }
-    cursor.markDelivered(fresh);
+    cursor.markDelivered(fresh, condition.signatures);
     const signature = fresh.length === 1 ? (fresh[0] as string) : stableHash(fresh.join("|"));
     const dedupKey = `${prefix}:${signature}`;
     if (episode.escalated) {

@@ -62,7 +62,7 @@ export function logTail(log: string, lines: number = LOG_TAIL_LINES): string {
 export type PrSummary = Pick<PrObservation, "number" | "title" | "url" | "headRef" | "baseRef" | "headSha">;
 
 function prLine(pr: PrSummary): string {
-  return `PR #${pr.number} "${sanitizeText(pr.title)}" (${pr.headRef} → ${pr.baseRef})`;
+  return `PR #${pr.number} "${sanitizeText(pr.title)}" (${sanitizeText(pr.headRef)} → ${sanitizeText(pr.baseRef)})`;
 }
 
 function withLead(lead: string | null, text: string): string {
@@ -72,8 +72,8 @@ function withLead(lead: string | null, text: string): string {
 export function ciFailedText(pr: PrSummary, failing: readonly CheckResult[], lead: string | null): string {
   const parts = [`CI is failing on ${prLine(pr)} at ${pr.headSha.slice(0, 7)}.`];
   for (const check of failing) {
-    const lines = [`Failed: ${sanitizeText(check.name)} (${check.conclusion ?? "failure"})`];
-    if (check.url) lines.push(check.url);
+    const lines = [`Failed: ${sanitizeText(check.name)} (${sanitizeText(check.conclusion ?? "failure")})`];
+    if (check.url) lines.push(sanitizeText(check.url));
     if (check.logTail) lines.push(`Last lines of the log:\n${fenced(check.logTail)}`);
     parts.push(lines.join("\n"));
   }
@@ -85,7 +85,8 @@ export function ciFailedText(pr: PrSummary, failing: readonly CheckResult[], lea
 
 function location(thread: ReviewThread): string {
   if (!thread.path) return "conversation";
-  return thread.line === null ? `${thread.path} (outdated)` : `${thread.path}:${thread.line}`;
+  const path = sanitizeText(thread.path);
+  return thread.line === null ? `${path} (outdated)` : `${path}:${thread.line}`;
 }
 
 export function reviewText(
@@ -114,9 +115,10 @@ export function reviewText(
 }
 
 export function conflictText(pr: PrSummary, lead: string | null): string {
+  const base = sanitizeText(pr.baseRef);
   return withLead(
     lead,
-    `${prLine(pr)} has merge conflicts with ${pr.baseRef}. Rebase the branch onto the latest ${pr.baseRef} ` +
-      `(git fetch origin ${pr.baseRef} && git rebase origin/${pr.baseRef}), resolve the conflicts, run the tests, and push.`,
+    `${prLine(pr)} has merge conflicts with ${base}. Rebase the branch onto the latest ${base} ` +
+      `(git fetch origin ${base} && git rebase origin/${base}), resolve the conflicts, run the tests, and push.`,
   );
 }

@@ -67,10 +67,18 @@ export class EpisodeCursor {
     if (this.#episode?.active) this.#episode = { ...this.#episode, active: false };
   }
 
-  markDelivered(signatures: readonly string[]): void {
+  /**
+   * Records `signatures` as acted upon. The cap only ever drops the oldest signatures that no
+   * longer hold: dropping one in `holding` would make it look new on the next decision.
+   */
+  markDelivered(signatures: readonly string[], holding: readonly string[] = []): void {
     const episode = this.#episode;
     if (!episode) return;
-    episode.delivered = [...episode.delivered, ...signatures].slice(-DELIVERED_CAP);
+    const all = [...new Set([...episode.delivered, ...signatures])];
+    const keep = new Set([...holding, ...signatures]);
+    const overflow = Math.max(0, all.length - DELIVERED_CAP);
+    const dropped = new Set(all.filter((signature) => !keep.has(signature)).slice(0, overflow));
+    episode.delivered = all.filter((signature) => !dropped.has(signature));
   }
 }
 

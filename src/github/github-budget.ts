@@ -34,12 +34,13 @@ export class GitHubBudget {
   /** Records one response (or error response) of a request made with the token `fingerprint`. */
   observe(fingerprint: string, method: string, status: number, headers: Headers): void {
     this.metrics?.githubRequests.inc({ token: fingerprint, method, status: String(status) });
+    // A GraphQL query's points are its cost, which only the answer's `rateLimit { cost }` tells:
+    // the caller reports it through addGraphqlCost, so counting here would count it twice.
     const isGraphql = headers["x-ratelimit-resource"] === "graphql";
-    if (status !== 304) {
-      const points = isGraphql ? 1 : method === "GET" || method === "HEAD" ? 1 : 5;
+    if (status !== 304 && !isGraphql) {
       this.metrics?.githubPoints.inc(
-        { token: fingerprint, resource: isGraphql ? "graphql" : "core" },
-        points,
+        { token: fingerprint, resource: "core" },
+        method === "GET" || method === "HEAD" ? 1 : 5,
       );
     }
     const limit = numberHeader(headers, "x-ratelimit-limit");
@@ -66,6 +67,7 @@ export class GitHubBudget {
 
   /** Adds GraphQL points as reported by `rateLimit { cost }` (the response headers do not carry them). */
   addGraphqlCost(fingerprint: string, cost: number): void {
+    if (!Number.isFinite(cost) || cost <= 0) return;
     this.metrics?.githubPoints.inc({ token: fingerprint, resource: "graphql" }, cost);
   }
 

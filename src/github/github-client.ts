@@ -4,6 +4,7 @@ import { restEndpointMethods } from "@octokit/plugin-rest-endpoint-methods";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import { RequestError } from "@octokit/request-error";
+import { GraphqlResponseError } from "@octokit/graphql";
 import Bottleneck from "bottleneck";
 import type { GitHubBudget } from "./github-budget.js";
 import {
@@ -17,10 +18,12 @@ import {
 } from "./github-errors.js";
 import {
   attemptDeadline,
+  callerDeadline,
   etagPlugin,
   normalizeRateLimitErrors,
   observeResponses,
   serializeWrites,
+  WriteChain,
   type EtagCache,
 } from "./octokit-plugins.js";
 import { tokenFingerprint } from "./token-fingerprint.js";
@@ -52,6 +55,19 @@ export const DEFAULT_GITHUB_POLICY: GitHubPolicy = {
   requestTimeoutMs: 15_000,
   secondaryLimitFallbackSeconds: 60,
 };
+
+/**
+ * Which policy a client follows. `observer`: a background poller that must never sit in a
+ * rate-limit wait (the next tick comes anyway) and retries a 5xx once at most.
+ */
+export type GitHubClientProfile = "default" | "observer";
+
+/** What the observer profile changes in the base policy (SPEC C4: a rate limit ends the tick). */
+export const OBSERVER_POLICY_OVERRIDES = {
+  maxRateLimitWaitSeconds: 0,
+  rateLimitRetries: 0,
+  serverErrorRetries: 1,
+} as const satisfies Partial<GitHubPolicy>;
 
 export interface PullRef {
   number: number;
@@ -89,26 +105,34 @@ export interface IssueComment {
 function octokitClass(
   policy: GitHubPolicy,
   observe: Parameters<typeof observeResponses>[0],
+  writeChain: WriteChain,
   etagCache?: EtagCache,
 ) {
   const base = Octokit.plugin(
     attemptDeadline(policy.requestTimeoutMs),
     observeResponses(observe),
-    serializeWrites,
+    serializeWrites(writeChain),
     normalizeRateLimitErrors,
     throttling,
     retry,
     restEndpointMethods,
     paginateRest,
   );
-  return etagCache ? base.plugin(etagPlugin(etagCache)) : base;
+  // The caller's deadline goes outside everything, the cache included, so no wait outlasts it.
+  return (etagCache ? base.plugin(etagPlugin(etagCache)) : base).plugin(callerDeadline);
 }
 
 type ShepherdOctokitInstance = InstanceType<ReturnType<typeof octokitClass>>;
 
-function header(error: RequestError, name: string): string | undefined {
-  const value = error.response?.headers[name];
+type HeaderBag = Record<string, string | number | null | undefined> | undefined;
+
+function headerOf(headers: HeaderBag, name: string): string | undefined {
+  const value = headers?.[name];
   return value === undefined || value === null ? undefined : String(value);
+}
+
+function header(error: RequestError, name: string): string | undefined {
+  return headerOf(error.response?.headers, name);
 }
 
 function retryAfterSeconds(error: RequestError, now: number): number {
@@ -121,6 +145,53 @@ function retryAfterSeconds(error: RequestError, now: number): number {
   return 0;
 }
 
+interface GraphqlErrorEntry {
+  type?: string;
+  message?: string;
+}
+
+/**
+ * The GraphQL answers that carry errors with HTTP 200: @octokit/graphql's GraphqlResponseError,
+ * or, on github.com, plugin-throttling's "GraphQL Rate Limit Exceeded" (a plain Error holding
+ * the response) once it declines to wait.
+ */
+function graphqlFailure(error: unknown): { errors: GraphqlErrorEntry[]; headers: HeaderBag } | null {
+  if (error instanceof GraphqlResponseError) {
+    return { errors: (error.errors ?? []) as GraphqlErrorEntry[], headers: error.headers };
+  }
+  if (error instanceof RequestError || !(error instanceof Error)) return null;
+  const response = (error as { response?: { headers?: HeaderBag; data?: { errors?: unknown } } }).response;
+  const errors = response?.data?.errors;
+  return Array.isArray(errors) ? { errors: errors as GraphqlErrorEntry[], headers: response?.headers } : null;
+}
+
+/** Until the window resets (GraphQL's exhausted budget names no `retry-after`), else 0. */
+function graphqlRetryAfter(headers: HeaderBag, now: number): number {
+  const retryAfter = Number(headerOf(headers, "retry-after"));
+  if (Number.isFinite(retryAfter) && retryAfter > 0) return retryAfter;
+  const reset = Number(headerOf(headers, "x-ratelimit-reset"));
+  return headerOf(headers, "x-ratelimit-reset") !== undefined && Number.isFinite(reset)
+    ? Math.max(1, Math.ceil(reset - now / 1000))
+    : 0;
+}
+
+function graphqlError(
+  failure: { errors: GraphqlErrorEntry[]; headers: HeaderBag },
+  what: string,
+  now: number,
+  fallbackSeconds: number,
+): GitHubError {
+  const message = `${what}: ${failure.errors.map((entry) => entry.message ?? entry.type ?? "").join("; ")}`;
+  if (failure.errors.some((entry) => entry.type === "RATE_LIMITED")) {
+    return new RateLimited(graphqlRetryAfter(failure.headers, now) || fallbackSeconds, message, 200);
+  }
+  if (failure.errors.some((entry) => entry.type === "FORBIDDEN")) return new PermissionDenied(message);
+  if (failure.errors.length > 0 && failure.errors.every((entry) => entry.type === "NOT_FOUND")) {
+    return new NotFound(message);
+  }
+  return new GitHubError("api_error", message, 200);
+}
+
 /** Maps whatever a GitHub call threw to a provider-neutral GitHubError. */
 export function toGitHubError(
   error: unknown,
@@ -129,6 +200,8 @@ export function toGitHubError(
   fallbackSeconds: number = DEFAULT_GITHUB_POLICY.secondaryLimitFallbackSeconds,
 ): GitHubError {
   if (error instanceof GitHubError) return error;
+  const graphql = graphqlFailure(error);
+  if (graphql) return graphqlError(graphql, what, now, fallbackSeconds);
   if (error instanceof RequestError) {
     const message = `${what}: ${error.message}`;
     const status = error.status;
@@ -194,6 +267,8 @@ export interface GitHubClientOptions {
   writeGroup: Bottleneck.Group;
   /** Writes that notify people (PRs, comments): plugin-throttling keeps a separate group for them. */
   notificationGroup: Bottleneck.Group;
+  /** Content-creating requests of this token, shared by its clients of every profile. */
+  writeChain?: WriteChain;
   etagCache?: EtagCache;
   userAgent?: string;
 }
@@ -216,6 +291,7 @@ export class GitHubClient {
     const Client = octokitClass(
       policy,
       (method, status, headers) => budget.observe(fingerprint, method, status, headers),
+      options.writeChain ?? new WriteChain(),
       options.etagCache,
     );
     this.octokit = new Client({
@@ -244,6 +320,11 @@ export class GitHubClient {
         doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
       },
     });
+  }
+
+  /** The policy this client follows. */
+  get policy(): GitHubPolicy {
+    return this.#policy;
   }
 
   #fail(error: unknown, what: string): GitHubError {
@@ -380,38 +461,56 @@ export class GitHubClient {
   }
 }
 
-/** Clients per token, created on first use; a rotated token gets a new client (and budget line). */
+/**
+ * Clients per token and profile, created on first use; a rotated token gets a new client (and
+ * budget line). The clients of one token share its write spacing and write serialization.
+ */
 export class GitHubClients {
   readonly #clients = new Map<string, GitHubClient>();
+  readonly #writeChains = new Map<string, WriteChain>();
   readonly #writeGroup: Bottleneck.Group;
   readonly #notificationGroup: Bottleneck.Group;
+  readonly #policies: Record<GitHubClientProfile, GitHubPolicy>;
 
   constructor(
     private readonly apiUrl: string,
-    private readonly policy: GitHubPolicy,
+    policy: GitHubPolicy,
     readonly budget: GitHubBudget,
     private readonly etagCache?: EtagCache,
+    /** Over the base policy and OBSERVER_POLICY_OVERRIDES, e.g. the observer's `requestTimeoutMs`. */
+    observerPolicy: Partial<GitHubPolicy> = {},
   ) {
+    this.#policies = {
+      default: policy,
+      observer: { ...policy, ...OBSERVER_POLICY_OVERRIDES, ...observerPolicy },
+    };
     this.#writeGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs });
     // plugin-throttling spaces notifying writes (PRs, comments) 3 s apart by default; GitHub's own
     // guidance is one second between mutations (and at most 80 content-creating requests a minute).
     this.#notificationGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs });
   }
 
-  forToken(token: string): GitHubClient {
+  forToken(token: string, profile: GitHubClientProfile = "default"): GitHubClient {
     const fingerprint = tokenFingerprint(token);
-    let client = this.#clients.get(fingerprint);
+    const key = `${profile}:${fingerprint}`;
+    let client = this.#clients.get(key);
     if (!client) {
+      let writeChain = this.#writeChains.get(fingerprint);
+      if (!writeChain) {
+        writeChain = new WriteChain();
+        this.#writeChains.set(fingerprint, writeChain);
+      }
       client = new GitHubClient({
         apiUrl: this.apiUrl,
         token,
-        policy: this.policy,
+        policy: this.#policies[profile],
         budget: this.budget,
         writeGroup: this.#writeGroup,
         notificationGroup: this.#notificationGroup,
+        writeChain,
         etagCache: this.etagCache,
       });
-      this.#clients.set(fingerprint, client);
+      this.#clients.set(key, client);
     }
     return client;
   }

@@ -1,42 +1,108 @@
 import type { Octokit } from "@octokit/core";
 import { RequestError } from "@octokit/request-error";
+import { GitHubUnavailable } from "./github-errors.js";
 
 type OctokitInstance = InstanceType<typeof Octokit>;
 
+/** Request options a caller may add under `request`: its own deadline for the whole call. */
+export interface CallerDeadlineOptions {
+  /**
+   * Aborts the call (every attempt and every wait between them). Not `signal`: each attempt
+   * replaces that one, and a retry must not inherit an attempt's already-fired timeout.
+   */
+  callerSignal?: AbortSignal;
+}
+
+function callerSignalOf(options: { request?: unknown }): AbortSignal | undefined {
+  return (options.request as CallerDeadlineOptions | undefined)?.callerSignal;
+}
+
+/** What a call abandoned because its caller's deadline passed throws (never retried). */
+export function deadlineExceeded(): GitHubUnavailable {
+  return new GitHubUnavailable("deadline exceeded: the caller abandoned the GitHub call", null);
+}
+
 /**
- * Every attempt (not the whole call with its retries) gets its own deadline. Register first:
- * innermost. The signal is set on the options object itself: Octokit's auth hook, innermost of
- * all, calls fetch with the object it was given, not with one a wrapper passes along.
+ * Every attempt (not the whole call with its retries) gets its own deadline, combined with the
+ * caller's signal when there is one. Register first: innermost. The signal is set on the options
+ * object itself: Octokit's auth hook, innermost of all, calls fetch with the object it was given,
+ * not with one a wrapper passes along. An attempt cut short by the caller becomes a
+ * GitHubUnavailable, which neither the retry nor the throttling plugin retries.
  */
 export function attemptDeadline(ms: number): (octokit: OctokitInstance) => void {
   return (octokit) => {
     octokit.hook.wrap("request", async (request, options) => {
-      options.request = { ...options.request, signal: AbortSignal.timeout(ms) };
-      return request(options);
+      const caller = callerSignalOf(options);
+      if (caller?.aborted) throw deadlineExceeded();
+      const timeout = AbortSignal.timeout(ms);
+      options.request = { ...options.request, signal: caller ? AbortSignal.any([timeout, caller]) : timeout };
+      try {
+        return await request(options);
+      } catch (error) {
+        if (caller?.aborted) throw deadlineExceeded();
+        throw error;
+      }
     });
   };
 }
 
 /**
- * Content-creating requests of one token run one at a time (SPEC C3): plugin-throttling's write
- * group only spaces their starts, so a slow write would overlap the next. Each client is one
- * token, so one chain per client serializes per token. Inside the retries: a write waiting to be
- * retried does not hold the chain.
+ * The whole call, rate-limit and retry waits included, ends when the caller's signal fires.
+ * Register last: outermost. The abandoned inner call settles on its own (its attempt is aborted
+ * through the combined signal; a queued one fails at once when its turn comes).
  */
-export function serializeWrites(octokit: OctokitInstance): void {
-  let chain: Promise<unknown> = Promise.resolve();
+export function callerDeadline(octokit: OctokitInstance): void {
   octokit.hook.wrap("request", async (request, options) => {
-    if (options.method === "GET" || options.method === "HEAD") return request(options);
-    const previous = chain;
-    let done!: () => void;
-    chain = new Promise<void>((resolve) => (done = resolve));
+    const caller = callerSignalOf(options);
+    if (caller === undefined) return request(options);
+    if (caller.aborted) throw deadlineExceeded();
+    let onAbort: () => void = () => undefined;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(deadlineExceeded());
+      caller.addEventListener("abort", onAbort, { once: true });
+    });
     try {
-      await previous;
-      return await request(options);
+      return await Promise.race([request(options), aborted]);
     } finally {
-      done();
+      caller.removeEventListener("abort", onAbort);
     }
   });
+}
+
+/** The tail of one token's content-creating requests, shared by every client of that token. */
+export class WriteChain {
+  tail: Promise<unknown> = Promise.resolve();
+}
+
+/** A GraphQL query only reads; anything else sent there (a mutation) is treated as a write. */
+function isGraphqlQuery(options: { url?: string; query?: unknown }): boolean {
+  if (!/\/graphql$/.test(new URL(options.url ?? "", "http://github.test").pathname)) return false;
+  return typeof options.query === "string" && /^\s*(query\b|\{)/.test(options.query);
+}
+
+/**
+ * Content-creating requests of one token run one at a time (SPEC C3): plugin-throttling's write
+ * group only spaces their starts, so a slow write would overlap the next. Clients of one token
+ * (one per profile) share one chain, so the chain serializes per token. Inside the retries: a
+ * write waiting to be retried does not hold the chain.
+ */
+export function serializeWrites(chain: WriteChain = new WriteChain()): (octokit: OctokitInstance) => void {
+  return (octokit) => {
+    octokit.hook.wrap("request", async (request, options) => {
+      if (options.method === "GET" || options.method === "HEAD" || isGraphqlQuery(options)) {
+        return request(options);
+      }
+      const previous = chain.tail;
+      let done!: () => void;
+      chain.tail = new Promise<void>((resolve) => (done = resolve));
+      try {
+        await previous;
+        return await request(options);
+      } finally {
+        done();
+      }
+    });
+  };
 }
 
 type ResponseHeaders = Record<string, string | number | undefined>;

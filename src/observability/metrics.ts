@@ -13,6 +13,11 @@ export interface Metrics {
   githubPoints: Counter<"token" | "resource">;
   githubRateRemaining: Gauge<"token" | "resource">;
   githubRateLimit: Gauge<"token" | "resource">;
+  notificationsCreated: Counter<"priority">;
+  notificationWebhookDeliveries: Counter<"webhook" | "outcome">;
+  observerPassDuration: Histogram<"kind">;
+  observerFetched: Counter<"kind">;
+  nudges: Counter<"reaction" | "outcome">;
 }
 
 export function createMetrics(): Metrics {
@@ -78,6 +83,37 @@ export function createMetrics(): Metrics {
       name: "shepherd_github_rate_limit_limit",
       help: "Primary budget per hour per token and resource, as GitHub last reported it",
       labelNames: ["token", "resource"],
+      registers: [registry],
+    }),
+    notificationsCreated: new Counter({
+      name: "shepherd_notifications_created_total",
+      help: "Notifications created (a repeated dedup key creates none), by priority",
+      labelNames: ["priority"],
+      registers: [registry],
+    }),
+    notificationWebhookDeliveries: new Counter({
+      name: "shepherd_notification_webhook_deliveries_total",
+      help: "Webhook delivery attempts by webhook name and outcome (delivered, retrying, failed)",
+      labelNames: ["webhook", "outcome"],
+      registers: [registry],
+    }),
+    observerPassDuration: new Histogram({
+      name: "shepherd_observer_tick_duration_seconds",
+      help: "Duration of observer passes: periodic ticks (poll) and webhook-triggered refreshes (dirty)",
+      labelNames: ["kind"],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    observerFetched: new Counter({
+      name: "shepherd_observer_prs_fetched_total",
+      help: "Pull requests read with GraphQL by the observer, by pass kind",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    nudges: new Counter({
+      name: "shepherd_nudges_total",
+      help: "Nudges to agents by reaction and outcome (delivered, duplicate, refused_<reason>)",
+      labelNames: ["reaction", "outcome"],
       registers: [registry],
     }),
   };

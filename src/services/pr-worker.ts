@@ -24,7 +24,8 @@ import { GitHubError, GitHubUnavailable, ValidationFailed } from "../github/gith
 import type { GitHubClient, GitHubClients, PullRef } from "../github/github-client.js";
 import type { Logger } from "../observability/logger.js";
 import { DeferJobError, PermanentJobError, type JobContext } from "../queue/job-queue.js";
-import type { ProposalRecord, ProposalStore } from "../store/proposal-store.js";
+import { ProposalStore, type ProposalRecord } from "../store/proposal-store.js";
+import { PullRequestStore } from "../store/pull-request-store.js";
 import type { RepoLocks } from "../store/repo-locks.js";
 import type { RepoRecord, RepoStore } from "../store/repo-store.js";
 import { applyFilesChange, applyParamsChange, resolveInsideClone } from "./apply-proposal-change.js";
@@ -245,13 +246,9 @@ export class PrWorker {
     // Step 13: the chart as a conversation comment (non-fatal).
     if (chart === "committed") await this.#ensureChartComment(client, repo, pull, proposal.id, branch, log);
 
-    // Step 14: pending → pr_opened, unless someone rejected the proposal meanwhile.
+    // Step 14: pending → pr_opened, unless someone rejected the proposal meanwhile. The PR is
+    // tracked for the observer in the same transaction, with the events.
     const now = this.#now();
-    const marked = await deps.proposals.markOpened(
-      proposal.id,
-      { number: pull.number, url: pull.url, nodeId: pull.nodeId, branch },
-      now,
-    );
     const prPayload = {
       proposalId: proposal.id,
       repoId: repo.id,
@@ -262,27 +259,56 @@ export class PrWorker {
       adopted,
       chart,
     };
-    if (marked.ok) {
-      await deps.events.appendMany([
-        {
-          kind: "proposal.status_changed",
+    const { result: marked } = await deps.events.transaction(async (trx, emit) => {
+      const marked = await new ProposalStore(trx).markOpened(
+        proposal.id,
+        { number: pull.number, url: pull.url, nodeId: pull.nodeId, branch },
+        now,
+      );
+      if (!marked.ok) {
+        emit({
+          kind: "pr.opened",
           sessionId: proposal.sessionId,
-          payload: { proposalId: proposal.id, from: "pending", to: "pr_opened", cause: "pr_opened" },
+          payload: {
+            ...prPayload,
+            orphaned: true,
+            proposalStatus: marked.current,
+            note: "the proposal was rejected while its PR was being opened; the PR is left for a human to close",
+          },
+        });
+        return marked;
+      }
+      await new PullRequestStore(trx).track(
+        {
+          nodeId: pull.nodeId,
+          repoId: repo.id,
+          number: pull.number,
+          url: pull.url,
+          title: pull.title,
+          author: null,
+          headRef: pull.headRef,
+          headRepo: pull.headRepo,
+          headSha: pull.headSha,
+          baseRef: pull.baseRef,
+          state: "open",
+          draft: pull.draft,
+          ghUpdatedAt: null,
+          sessionId: proposal.sessionId,
+          proposalId: proposal.id,
         },
-        { kind: "pr.opened", sessionId: proposal.sessionId, payload: prPayload },
-      ]);
+        now,
+      );
+      emit({
+        kind: "proposal.status_changed",
+        sessionId: proposal.sessionId,
+        payload: { proposalId: proposal.id, from: "pending", to: "pr_opened", cause: "pr_opened" },
+      });
+      emit({ kind: "pr.opened", sessionId: proposal.sessionId, payload: prPayload });
+      return marked;
+    });
+    if (marked.ok) {
       log.info({ repoId: repo.id, branch, pr: pull.number, ms: now - started }, "pull request opened");
     } else {
-      await deps.events.append({
-        kind: "pr.opened",
-        sessionId: proposal.sessionId,
-        payload: {
-          ...prPayload,
-          orphaned: true,
-          proposalStatus: marked.current,
-          note: "the proposal was rejected while its PR was being opened; the PR is left for a human to close",
-        },
-      });
       log.warn(
         { pr: pull.number, status: marked.current },
         "proposal changed while its PR was opened; PR left open",

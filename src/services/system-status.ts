@@ -1,6 +1,7 @@
 import type { ServerRole } from "../config/config-schema.js";
 import type { JobQueue, QueueDepth } from "../queue/job-queue.js";
 import type { Database } from "../store/database.js";
+import type { RepoHealth } from "../store/repo-observation-store.js";
 import { currentMigration } from "../store/migrate.js";
 import type { EventLog } from "./event-log.js";
 
@@ -9,9 +10,17 @@ export interface CheckResult {
   error?: string;
 }
 
+export interface RepoHealthEntry {
+  name: string;
+  health: RepoHealth;
+  since: string | null;
+}
+
 export interface Readiness {
   ready: boolean;
   checks: Record<string, CheckResult>;
+  /** Per-repo GitHub health as the observer last saw it; a bad repo does not make the process unready. */
+  github: { status: "ok" | "degraded"; repos: RepoHealthEntry[] };
 }
 
 export interface StatusReport {
@@ -53,6 +62,8 @@ export class SystemStatus {
       role: ServerRole;
       startedAt: number;
       now?: () => number;
+      /** Repos and their observation health (SPEC C1 `/readyz`). */
+      repoHealth?: () => Promise<RepoHealthEntry[]>;
     },
   ) {}
 
@@ -61,7 +72,13 @@ export class SystemStatus {
       check(() => this.deps.database.ping()),
       check(() => this.deps.queue.ping()),
     ]);
-    return { ready: database.ok && queue.ok, checks: { database, queue } };
+    const repos = database.ok && this.deps.repoHealth ? await this.deps.repoHealth().catch(() => []) : [];
+    const degraded = repos.some((repo) => repo.health === "auth_failed" || repo.health === "no_token");
+    return {
+      ready: database.ok && queue.ok,
+      checks: { database, queue },
+      github: { status: degraded ? "degraded" : "ok", repos },
+    };
   }
 
   queueDepth(): Promise<QueueDepth[]> {

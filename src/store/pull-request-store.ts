@@ -133,6 +133,7 @@ export interface PullRequestFilter {
   sessionId?: string | undefined;
   proposalId?: string | undefined;
   state?: PrState | undefined;
+  number?: number | undefined;
 }
 
 export class PullRequestStore {
@@ -237,6 +238,17 @@ export class PullRequestStore {
     return rows.map(toRecord);
   }
 
+  /** Tracked PRs with these node ids (a closed PR that shows up in an open list again). */
+  async listByNodeIds(nodeIds: readonly string[]): Promise<PullRequestRecord[]> {
+    if (nodeIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("pull_requests")
+      .selectAll()
+      .where("node_id", "in", nodeIds)
+      .execute();
+    return rows.map(toRecord);
+  }
+
   /**
    * Writes a persisted observation if the row is still at `expectedVersion`. Dirty marks older
    * than `fetchStartedAt` are cleared: a webhook that arrived during the fetch stays dirty.
@@ -337,6 +349,7 @@ export class PullRequestStore {
     if (filter.sessionId) query = query.where("session_id", "=", filter.sessionId);
     if (filter.proposalId) query = query.where("proposal_id", "=", filter.proposalId);
     if (filter.state) query = query.where("state", "=", filter.state);
+    if (filter.number !== undefined) query = query.where("number", "=", filter.number);
     if (page.before) query = query.where("id", "<", page.before);
     const rows = await query.orderBy("id", "desc").limit(page.limit).execute();
     return rows.map(toRecord);
@@ -348,6 +361,7 @@ export class PullRequestStore {
     if (filter.sessionId) query = query.where("session_id", "=", filter.sessionId);
     if (filter.proposalId) query = query.where("proposal_id", "=", filter.proposalId);
     if (filter.state) query = query.where("state", "=", filter.state);
+    if (filter.number !== undefined) query = query.where("number", "=", filter.number);
     const row = await query.executeTakeFirst();
     return Number(row?.n ?? 0);
   }

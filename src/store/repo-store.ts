@@ -85,6 +85,12 @@ export class RepoStore {
     return row ? toRecord(row) : null;
   }
 
+  /** A repo by id even after it was removed (its PRs and proposals still name it). */
+  async getIncludingRemoved(id: string): Promise<RepoRecord | null> {
+    const row = await this.db.selectFrom("repos").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toRecord(row) : null;
+  }
+
   async getByName(name: string): Promise<RepoRecord | null> {
     const row = await this.db
       .selectFrom("repos")
@@ -104,6 +110,17 @@ export class RepoStore {
       .limit(options.limit);
     if (options.before !== undefined) query = query.where("id", "<", options.before);
     return (await query.execute()).map(toRecord);
+  }
+
+  /** Every live repo, oldest first (the observer's work list). */
+  async listLive(): Promise<RepoRecord[]> {
+    const rows = await this.db
+      .selectFrom("repos")
+      .selectAll()
+      .where("deleted_at", "is", null)
+      .orderBy("id")
+      .execute();
+    return rows.map(toRecord);
   }
 
   async count(): Promise<number> {

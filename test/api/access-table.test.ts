@@ -1,13 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { sign } from "@octokit/webhooks-methods";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import type { Role } from "../../src/domain/roles.js";
 import { generateTokenSecret, hashToken, tokenHint } from "../../src/services/token-service.js";
 import { newId } from "../../src/store/ids.js";
+import { PullRequestStore } from "../../src/store/pull-request-store.js";
 import { ProposalStore } from "../../src/store/proposal-store.js";
 import { TokenStore } from "../../src/store/token-store.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
@@ -29,6 +32,8 @@ const EXPECTED: Record<string, Expected> = {
   "GET /healthz": PUBLIC_ROUTE,
   "GET /readyz": PUBLIC_ROUTE,
   "GET /metrics": PUBLIC_ROUTE,
+  // Authenticated by its signature (X-Hub-Signature-256), not by a token (SPEC C1, C4).
+  "POST /webhooks/github": PUBLIC_ROUTE,
   "GET /api/v1/openapi.json": { kind: "roles", roles: ["admin", "operator", "viewer", "agent"] },
   "GET /api/v1/status": { kind: "roles", roles: READERS },
   "GET /api/v1/tokens": ADMIN_ONLY,
@@ -44,12 +49,18 @@ const EXPECTED: Record<string, Expected> = {
   "PATCH /api/v1/repos/:id": ADMIN_ONLY,
   "DELETE /api/v1/repos/:id": ADMIN_ONLY,
   "POST /api/v1/repos/:id/check": { kind: "roles", roles: ["admin", "operator"] },
+  "POST /api/v1/repos/:id/webhook": ADMIN_ONLY,
   "POST /api/v1/proposals": { kind: "roles", roles: ["admin", "operator"], agentOwnSession: true },
   "GET /api/v1/proposals": READER_STREAM,
   "GET /api/v1/proposals/:id": { kind: "roles", roles: READERS },
   "POST /api/v1/proposals/:id/open-pr": { kind: "roles", roles: ["admin", "operator"] },
   "POST /api/v1/proposals/:id/reject": { kind: "roles", roles: ["admin", "operator"] },
   "POST /api/v1/proposals/:id/reopen": { kind: "roles", roles: ["admin", "operator"] },
+  "GET /api/v1/pull-requests": READER_STREAM,
+  "GET /api/v1/pull-requests/:id": { kind: "roles", roles: READERS },
+  "GET /api/v1/notifications": { kind: "roles", roles: READERS },
+  "GET /api/v1/notifications/:id": { kind: "roles", roles: READERS },
+  "POST /api/v1/notifications/:id/acknowledge": { kind: "roles", roles: ["admin", "operator"] },
 };
 
 /** Every stream request is about this session; "agent (own session)" is bound to it. */
@@ -63,6 +74,8 @@ interface Probe {
   method: string;
   path: string;
   body?: Record<string, unknown>;
+  /** Request headers of the probe itself (the caller's Authorization is added to them). */
+  headers?: Record<string, string>;
 }
 
 let uniqueCounter = 0;
@@ -92,6 +105,31 @@ async function registeredRepo(server: TestServer): Promise<{ id: string; tokenFi
   return { id: repo.id, tokenFile };
 }
 
+/** A registered repo with a webhook secret and its own token, e.g. `acme/hooks-3`. */
+async function webhookRepo(
+  server: TestServer,
+): Promise<{ id: string; repo: string; secret: string; token: string }> {
+  const name = uniqueName("hooks");
+  const secret = `hook-secret-${name}`;
+  const token = `ghp_${name.replace(/-/g, "")}${"h".repeat(30)}`;
+  await writeFile(path.join(server.home, "secrets", name), `${token}\n`, { mode: 0o600 });
+  await writeFile(path.join(server.home, "secrets", `${name}-hook`), `${secret}\n`, { mode: 0o600 });
+  const repo = await server.running.repos.create(
+    {
+      name,
+      url: `https://github.com/acme/${name}`,
+      baseBranch: "main",
+      tokenRef: `file:${name}`,
+      webhookSecretRef: `file:${name}-hook`,
+      autoMerge: false,
+      mergeMethod: "squash",
+      followUps: "approve",
+    },
+    null,
+  );
+  return { id: repo.id, repo: name, secret, token };
+}
+
 async function pendingProposal(server: TestServer): Promise<string> {
   const repo = await registeredRepo(server);
   const proposal = await server.running.proposals.create(
@@ -108,11 +146,63 @@ async function pendingProposal(server: TestServer): Promise<string> {
   return proposal.id;
 }
 
+async function trackedPullRequest(server: TestServer): Promise<string> {
+  const repo = await registeredRepo(server);
+  const record = await new PullRequestStore(server.running.database.db).track(
+    {
+      nodeId: uniqueName("PR_node"),
+      repoId: repo.id,
+      number: 7,
+      url: "https://github.com/acme/x/pull/7",
+      title: "A tracked PR",
+      author: "octocat",
+      headRef: "feature",
+      headRepo: "acme/x",
+      headSha: "a".repeat(40),
+      baseRef: "main",
+      state: "open",
+      draft: false,
+      ghUpdatedAt: null,
+      sessionId: SESSION,
+      proposalId: null,
+    },
+    Date.now(),
+  );
+  return record.id;
+}
+
+async function openNotification(server: TestServer): Promise<string> {
+  const { id } = await server.running.notifications.notify({
+    dedupKey: null,
+    kind: "access-table",
+    priority: "info",
+    title: uniqueName("notification"),
+    body: "",
+  });
+  return id;
+}
+
 /** A VALID request per route, so that an admitted caller gets a 2xx and never a validation 4xx. */
 const FIXTURES: Record<string, (server: TestServer) => Promise<Probe>> = {
   "GET /healthz": async () => ({ transport: "inject", method: "GET", path: "/healthz" }),
   "GET /readyz": async () => ({ transport: "inject", method: "GET", path: "/readyz" }),
   "GET /metrics": async () => ({ transport: "inject", method: "GET", path: "/metrics" }),
+  "POST /webhooks/github": async (server) => {
+    // A ping signed with the repo's webhook secret, as GitHub sends to a new hook.
+    const repo = await webhookRepo(server);
+    const body = { zen: "Design for failure.", hook_id: 1, repository: { full_name: `acme/${repo.repo}` } };
+    return {
+      transport: "inject",
+      method: "POST",
+      path: "/webhooks/github",
+      body,
+      headers: {
+        "x-github-event": "ping",
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": await sign(repo.secret, JSON.stringify(body)),
+      },
+    };
+  },
   "GET /api/v1/openapi.json": async () => ({
     transport: "inject",
     method: "GET",
@@ -190,6 +280,23 @@ const FIXTURES: Record<string, (server: TestServer) => Promise<Probe>> = {
     await rm(repo.tokenFile);
     return { transport: "inject", method: "POST", path: `/api/v1/repos/${repo.id}/check` };
   },
+  "POST /api/v1/repos/:id/webhook": async (server) => {
+    // GitHub answers for this repo's token only, from an Octokit request hook (no network): no
+    // hook yet, so an admitted caller creates one. The server's public URL is set in beforeAll.
+    const repo = await webhookRepo(server);
+    server.running.github.forToken(repo.token).octokit.hook.wrap("request", async (request, options) => {
+      if (!/\/repos\/[^/]+\/[^/]+\/hooks(\?|$)/.test(String(options.url))) return request(options);
+      const created = options.method === "POST";
+      const hook = { id: 4242, active: true, events: ["pull_request"], config: { url: "x" } };
+      return {
+        status: created ? 201 : 200,
+        url: String(options.url),
+        headers: {},
+        data: created ? hook : [],
+      };
+    });
+    return { transport: "inject", method: "POST", path: `/api/v1/repos/${repo.id}/webhook` };
+  },
   "POST /api/v1/proposals": async (server) => ({
     transport: "inject",
     method: "POST",
@@ -230,6 +337,31 @@ const FIXTURES: Record<string, (server: TestServer) => Promise<Probe>> = {
     await store.followPr(id, ["pending"], "closed", Date.now());
     return { transport: "inject", method: "POST", path: `/api/v1/proposals/${id}/reopen` };
   },
+  "GET /api/v1/pull-requests": async () => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/pull-requests?session=${SESSION}&limit=5`,
+  }),
+  "GET /api/v1/pull-requests/:id": async (server) => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/pull-requests/${await trackedPullRequest(server)}`,
+  }),
+  "GET /api/v1/notifications": async () => ({
+    transport: "inject",
+    method: "GET",
+    path: "/api/v1/notifications?state=all&limit=5",
+  }),
+  "GET /api/v1/notifications/:id": async (server) => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/notifications/${await openNotification(server)}`,
+  }),
+  "POST /api/v1/notifications/:id/acknowledge": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: `/api/v1/notifications/${await openNotification(server)}/acknowledge`,
+  }),
 };
 
 interface Answer {
@@ -257,7 +389,7 @@ async function viaInject(server: TestServer, probe: Probe, headers: Record<strin
   const response = await server.app.inject({
     method: probe.method as "GET" | "POST" | "DELETE",
     url: probe.path,
-    headers,
+    headers: { ...probe.headers, ...headers },
     ...(probe.body ? { payload: probe.body } : {}),
   });
   return {
@@ -382,7 +514,8 @@ describe("access table: every registered route × every caller", () => {
   const tokens = new Map<Caller, string>();
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // A public URL, for the webhook registration route (GitHub needs somewhere to deliver to).
+    server = await startTestServer({ env: { SHEPHERD_PUBLIC_URL: "https://shepherd.example.com" } });
     tokens.set("admin", server.adminToken);
     tokens.set("operator", await server.tokenFor("operator"));
     tokens.set("viewer", await server.tokenFor("viewer"));

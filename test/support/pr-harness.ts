@@ -3,6 +3,7 @@ import path from "node:path";
 import type { GitObserver } from "../../src/git/git-runner.js";
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from "./databases.js";
 import { startGitHubSimulator, type GitHubSimulator } from "./github-sim/simulator.js";
+import { freePort } from "./processes.js";
 import { startTestServer, type TestServer } from "./test-server.js";
 import { waitFor } from "./wait-for.js";
 
@@ -61,6 +62,8 @@ export interface PrHarness {
     files: Record<string, string>;
     token?: string;
     baseBranch?: string;
+    /** A webhook secret for the repo (stored as a secret file, registered as its webhookSecretRef). */
+    webhookSecret?: string;
   }): Promise<HarnessRepo>;
   api<T>(method: string, url: string, body?: unknown): Promise<ApiAnswer<T>>;
   propose(body: Record<string, unknown>): Promise<ProposalView>;
@@ -80,6 +83,10 @@ export interface PrHarnessOptions {
   concurrency?: number;
   lockTimeoutSeconds?: number;
   requestTimeoutSeconds?: number;
+  observer?: "auto" | "manual";
+  observerClock?: () => number;
+  /** Listen on a known port with SHEPHERD_PUBLIC_URL pointing at it, so GitHub's webhooks can reach the server. */
+  publicUrl?: boolean;
 }
 
 /** A GitHub simulator and a Shepherd server (in this process) configured to talk to it. */
@@ -87,6 +94,7 @@ export async function startPrHarness(options: PrHarnessOptions = {}): Promise<Pr
   const sim = await startGitHubSimulator();
   const database = await createTestDatabase(options.kind ?? "sqlite");
   const git = new GitOperations();
+  const port = options.publicUrl ? await freePort() : null;
   const yaml = [
     "github:",
     `  url: ${sim.baseUrl}`,
@@ -107,6 +115,11 @@ export async function startPrHarness(options: PrHarnessOptions = {}): Promise<Pr
     configYaml: yaml,
     gitObserver: git,
     lockRetryMs: options.lockRetryMs ?? 200,
+    observer: options.observer,
+    observerClock: options.observerClock,
+    ...(port === null
+      ? {}
+      : { env: { SHEPHERD_PORT: String(port), SHEPHERD_PUBLIC_URL: `http://127.0.0.1:${port}` } }),
   });
   const headers = { authorization: `Bearer ${server.adminToken}` };
 
@@ -146,11 +159,17 @@ export async function startPrHarness(options: PrHarnessOptions = {}): Promise<Pr
       });
       const secretName = `${input.name}-token`;
       await writeFile(path.join(server.home, "secrets", secretName), `${token}\n`, { mode: 0o600 });
+      if (input.webhookSecret !== undefined) {
+        await writeFile(path.join(server.home, "secrets", `${input.name}-hook`), input.webhookSecret, {
+          mode: 0o600,
+        });
+      }
       const answer = await api<{ id: string }>("POST", "/api/v1/repos", {
         name: input.name,
         url: created.webUrl,
         tokenRef: `file:${secretName}`,
         baseBranch: input.baseBranch ?? "main",
+        ...(input.webhookSecret === undefined ? {} : { webhookSecretRef: `file:${input.name}-hook` }),
       });
       if (answer.status !== 201)
         throw new Error(`register repo: ${answer.status} ${JSON.stringify(answer.body)}`);

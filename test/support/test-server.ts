@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { startShepherd, type RunningShepherd } from "../../src/app.js";
+import { startShepherd, type RunningShepherd, type StartOptions } from "../../src/app.js";
 import type { Config, ServerRole } from "../../src/config/config-schema.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import type { Role } from "../../src/domain/roles.js";
@@ -35,6 +35,10 @@ export interface TestServerOptions {
   database?: TestDatabase;
   role?: ServerRole;
   env?: Record<string, string>;
+  notificationTuning?: StartOptions["notificationTuning"];
+  /** Default `manual`: the observer exists but only runs when a test calls tick()/refresh(). */
+  observer?: StartOptions["observer"];
+  observerClock?: StartOptions["observerClock"];
 }
 
 /** Starts Shepherd in this process the way `shepherd serve` does, on a fresh home and database. */
@@ -64,6 +68,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     queueTuning: { pollMs: 100, superviseIntervalSeconds: 1 },
     gitObserver: options.gitObserver,
     lockRetryMs: options.lockRetryMs,
+    notificationTuning: options.notificationTuning,
+    observer: options.observer ?? "manual",
+    observerClock: options.observerClock,
   });
   const adminToken = (await readFile(running.adminTokenFile, "utf8")).trim();
   let stopped = false;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { REPO_HEALTH } from "../../store/repo-observation-store.js";
 import { PUBLIC, READER_ROLES, rolesAccess } from "../access.js";
 import type { ApiApp, ApiContext } from "../api-context.js";
 
@@ -6,6 +7,18 @@ const checkSchema = z.object({ ok: z.boolean(), error: z.string().optional() });
 const readinessSchema = z.object({
   status: z.enum(["ready", "unready"]),
   checks: z.record(z.string(), checkSchema),
+  github: z
+    .object({
+      status: z.enum(["ok", "degraded"]).describe("degraded: some repo's token is refused or unreadable"),
+      repos: z.array(
+        z.object({
+          name: z.string(),
+          health: z.enum(REPO_HEALTH),
+          since: z.string().nullable(),
+        }),
+      ),
+    })
+    .describe("Per-repo GitHub health as the observer last saw it (details: GET /api/v1/repos/{id})"),
 });
 
 /** Liveness, readiness and Prometheus metrics; public by default (metrics: configurable). */
@@ -29,7 +42,7 @@ export function registerHealthRoutes(app: ApiApp, ctx: ApiContext): void {
       config: { access: PUBLIC },
       schema: {
         tags: ["system"],
-        summary: "Readiness: the database and the job queue answer",
+        summary: "Readiness: the database and the job queue answer; per-repo GitHub health alongside",
         response: { 200: readinessSchema, 503: readinessSchema },
       },
     },
@@ -40,6 +53,7 @@ export function registerHealthRoutes(app: ApiApp, ctx: ApiContext): void {
       return {
         status: readiness.ready ? ("ready" as const) : ("unready" as const),
         checks: readiness.checks,
+        github: readiness.github,
       };
     },
   );

@@ -58,6 +58,17 @@ const checkSchema = z.object({
   problems: z.array(z.string()),
 });
 
+const webhookSchema = z.object({
+  repoId: z.string(),
+  name: z.string(),
+  repository: z.string().describe("owner/repo on GitHub"),
+  hookId: z.number().int(),
+  url: z.string().describe("Where GitHub delivers: <server.publicUrl>/webhooks/github"),
+  created: z.boolean().describe("False when a hook with this URL already existed"),
+  active: z.boolean(),
+  events: z.array(z.string()),
+});
+
 /** `/api/v1/repos` (SPEC C2): register, list, show, change, remove and check repositories. */
 export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
   const view = (record: RepoRecord): z.infer<typeof repoSchema> => ({
@@ -208,5 +219,24 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
       },
     },
     async (request) => ctx.repos.check(request.params.id),
+  );
+
+  app.post(
+    "/api/v1/repos/:id/webhook",
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ["repos"],
+        summary: "Create the repository's GitHub webhook to this server (once: an existing one is reported)",
+        params: idParams,
+        querystring: z.strictObject({}),
+        response: { 200: webhookSchema, 201: webhookSchema },
+      },
+    },
+    async (request, reply) => {
+      const result = await ctx.webhookRegistration.register(request.params.id);
+      reply.status(result.created ? 201 : 200);
+      return result;
+    },
   );
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { WebhookRegistrationResult } from "../../services/webhook-registration.js";
 import { FOLLOW_UP_MODES, MERGE_METHODS } from "../../domain/repo.js";
 import { CliError } from "../cli-error.js";
 import { apiClientFor, type GlobalOptions } from "../cli-context.js";
@@ -34,6 +35,8 @@ interface RepoCheckView {
   problems: string[];
 }
 
+type RepoWebhookView = WebhookRegistrationResult;
+
 function oneOf(values: readonly string[], flag: string, value: string | undefined): string | undefined {
   if (value !== undefined && !values.includes(value)) {
     throw new CliError(`${flag} must be one of ${values.join(", ")}; got "${value}"`, 2);
@@ -56,7 +59,7 @@ function printRepo(print: (line: string) => void, repo: RepoView): void {
   for (const [key, value] of rows) print(`  ${key.padEnd(19)} ${value}`);
 }
 
-/** `shepherd repo add|ls|show|set|check|rm` (SPEC C2). */
+/** `shepherd repo add|ls|show|set|check|webhook|rm` (SPEC C2, C4). */
 export function registerRepo(program: Command): void {
   const repo = program.command("repo").description("register repositories and their tokens");
 
@@ -185,6 +188,30 @@ export function registerRepo(program: Command): void {
         for (const problem of check.problems) output.print(`  - ${problem}`);
       }
       if (!check.ok) throw new CliError(`the token of ${name} is not ready for PR work (see above)`);
+    });
+
+  repo
+    .command("webhook <name>")
+    .description(
+      "create the repository's GitHub webhook to this server (needs server.publicUrl and a webhook secret ref)",
+    )
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
+      const hook = await client.post<RepoWebhookView>(
+        `/api/v1/repos/${encodeURIComponent(name)}/webhook`,
+        undefined,
+      );
+      if (output.json) {
+        output.printJson(hook);
+        return;
+      }
+      output.print(
+        hook.created
+          ? `Created webhook ${hook.hookId} on ${hook.repository}: GitHub delivers to ${hook.url}`
+          : `Webhook ${hook.hookId} on ${hook.repository} already delivers to ${hook.url}; nothing created`,
+      );
+      if (!hook.active)
+        output.print("  note: the hook is inactive on GitHub; activate it in the repository settings");
     });
 
   repo
