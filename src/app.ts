@@ -237,6 +237,8 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       github,
       webUrl: config.github.webUrl,
       clonesDir,
+      observations: new RepoObservationStore(database.db),
+      webhookHealthyMs: config.observer.webhookHealthySeconds * 1000,
     });
     const pullRequestStore = new PullRequestStore(database.db);
     const pullRequests = new PullRequestService({ store: pullRequestStore, repos: repoStore });

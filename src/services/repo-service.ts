@@ -1,6 +1,8 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { AppError } from "../domain/errors.js";
+import { webhookHealthy } from "../domain/webhook-health.js";
+import type { RepoHealth, RepoObservationStore } from "../store/repo-observation-store.js";
 import {
   isValidRepoName,
   parseRepoUrl,
@@ -47,6 +49,18 @@ export interface RepoCheck {
 }
 
 /** Registered repositories and their per-repo tokens (SPEC C2). */
+/** The observer's view of a repo, as the API shows it. */
+export interface RepoObservationView {
+  health: RepoHealth;
+  healthReason: string | null;
+  healthSince: number | null;
+  lastPolledAt: number | null;
+  lastSuccessAt: number | null;
+  webhookHookId: number | null;
+  webhookLastDeliveryAt: number | null;
+  webhookHealthy: boolean;
+}
+
 export class RepoService {
   constructor(
     private readonly deps: {
@@ -56,9 +70,41 @@ export class RepoService {
       github: GitHubClients;
       webUrl: string;
       clonesDir: string;
+      /** The observer's per-repo state (health, polls, webhooks), shown with the repo. */
+      observations: RepoObservationStore;
+      webhookHealthyMs: number;
       now?: () => number;
     },
   ) {}
+
+  /** What the observer knows of these repos, by repo id (SPEC C4 health states). */
+  async observationsOf(records: readonly RepoRecord[]): Promise<Map<string, RepoObservationView>> {
+    const states = new Map(
+      (await this.deps.observations.list(records.map((record) => record.id))).map((state) => [
+        state.repoId,
+        state,
+      ]),
+    );
+    const now = this.#now();
+    return new Map(
+      records.map((record) => {
+        const state = states.get(record.id) ?? null;
+        return [
+          record.id,
+          {
+            health: state?.health ?? "unknown",
+            healthReason: state?.healthReason ?? null,
+            healthSince: state?.healthSince ?? null,
+            lastPolledAt: state?.lastPolledAt ?? null,
+            lastSuccessAt: state?.lastSuccessAt ?? null,
+            webhookHookId: state?.webhookHookId ?? null,
+            webhookLastDeliveryAt: state?.webhookLastDeliveryAt ?? null,
+            webhookHealthy: webhookHealthy(state, now, this.deps.webhookHealthyMs),
+          },
+        ];
+      }),
+    );
+  }
 
   #now(): number {
     return (this.deps.now ?? Date.now)();

@@ -59,6 +59,15 @@ export class WebhookDeliveryStore {
     };
   }
 
+  /** Forgets deliveries received before `before` (GitHub redelivers for a few days at most). */
+  async pruneReceivedBefore(before: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom("webhook_deliveries")
+      .where("received_at", "<", before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async count(): Promise<number> {
     const row = await this.db
       .selectFrom("webhook_deliveries")

@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startGitHubSimulator, type GitHubSimulator } from "../support/github-sim/simulator.js";
 import type { CreatedRepo } from "../support/github-sim/sim-admin.js";
+import { waitFor } from "../support/wait-for.js";
 import {
   cleanupAll,
   runCli,
@@ -168,6 +169,8 @@ beforeAll(async () => {
       "  concurrency: 2",
       "  gitTimeoutSeconds: 30",
       "  retryBackoffSeconds: 1",
+      "observer:",
+      "  intervalSeconds: 5",
       "",
     ].join("\n"),
   );
@@ -866,6 +869,69 @@ describe("shepherd proposal", () => {
       await shepherd("proposal", "create", "--from", "broken.yaml"),
       1,
       /^shepherd: proposal file broken\.yaml is not valid YAML: .*line 2, column 1/,
+    );
+  });
+});
+
+describe("shepherd pr", () => {
+  test("ls and show: the PR the worker opened, as the running observer sees it (failing check with its log)", async () => {
+    const { repo } = await githubRepo(
+      "search-observed",
+      { "config/params.json": PARAMS_JSON },
+      "observed.token",
+    );
+    await addRepo("observed", repo.webUrl, "file:observed.token");
+    const id = await createProposal(
+      "--repo",
+      "observed",
+      "--title",
+      "Lower the limit",
+      "--params",
+      "config/params.json",
+      "--set",
+      "limit=10",
+    );
+    expectSuccess(await shepherd("proposal", "open-pr", id, "--wait"));
+    const head = (await sim.admin.branchHead(OWNER, "search-observed", `shepherd/proposal-${id}`)) ?? "";
+    sim.admin.setCheckRun({
+      owner: OWNER,
+      repo: "search-observed",
+      sha: head,
+      name: "relevance-eval",
+      status: "completed",
+      conclusion: "failure",
+      log: "ndcg@10 dropped from 0.45 to 0.31\n",
+    });
+    // The server's own observer (every 5 s here) reads the failure.
+    const observed = await waitFor(
+      async () => {
+        const result = await shepherd("pr", "show", "observed#1", "--json");
+        const view = JSON.parse(result.stdout) as { ci: string; id: string };
+        return view.ci === "failure" ? view : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, message: "the observer never saw the failing check" },
+    );
+    expect(observed.id).toMatch(/^pr_[0-9a-z]{26}$/);
+
+    const ls = await shepherd("pr", "ls", "--repo", "observed");
+    expectSuccess(ls);
+    const row = rowsOf(ls.stdout, /^ID\s+PR\s+STATE\s+CI\s+MERGEABLE\s+REVIEW\s+TITLE$/)[0];
+    expect(row?.slice(1, 4), show(ls)).toEqual(["observed#1", "open", "failure (relevance-eval)"]);
+    expect(row?.at(-1)).toBe("Lower the limit");
+
+    const shown = await shepherd("pr", "show", observed.id);
+    expectSuccess(shown);
+    expect(shown.stdout.split("\n")[0]).toBe("observed#1  Lower the limit");
+    expect(shown.stdout).toMatch(/^ {2}proposal {3}prop_[0-9a-z]{26}$/m);
+    expect(shown.stdout).toContain("Failing checks:\n  relevance-eval (failure)");
+    expect(shown.stdout).toContain("    | ndcg@10 dropped from 0.45 to 0.31");
+
+    const repoShown = await shepherd("repo", "show", "observed");
+    expect(repoShown.stdout).toMatch(/^ {2}observer {12}ok \(last poll /m);
+    expectUserError(
+      await shepherd("pr", "show", "observed#99"),
+      1,
+      /^shepherd: Shepherd tracks no pull request observed#99$/,
     );
   });
 });

@@ -242,6 +242,12 @@ describe.each(DATABASE_KINDS)("PR observer loop ($kind)", ({ kind, skip }) => {
       from: "ok",
       to: "auth_failed",
     });
+    const shown = await h.api<{ observation: { health: string; healthReason: string } }>(
+      "GET",
+      "/api/v1/repos/search",
+    );
+    expect(shown.body.observation.health).toBe("auth_failed");
+    expect(shown.body.observation.healthReason).toMatch(/401/);
     const ready = await h.server.app.inject({ method: "GET", url: "/readyz" });
     expect(JSON.parse(ready.body)).toMatchObject({
       github: { repos: [{ name: "search", health: "auth_failed" }] },

@@ -508,4 +508,34 @@ describe.each(DATABASE_KINDS)("reactions ($kind)", ({ kind, skip }) => {
       ).toHaveLength(1);
     },
   );
+  it.skipIf(skip)(
+    "a long nudge is cut to the cap with a pointer to the whole text, which is kept with the message",
+    async () => {
+      h = await startObserverHarness({ kind });
+      const { sessionId, opened } = await setup(h);
+      h.sim.admin.addReview({
+        owner: OWNER,
+        repo: "search",
+        number: opened.number,
+        user: "alice",
+        state: "CHANGES_REQUESTED",
+        comments: Array.from({ length: 6 }, (_, i) => ({
+          path: "params.json",
+          line: 1,
+          body: `remark ${i}: ${"x".repeat(1500)}\u001b[31m`,
+        })),
+      });
+      await pass(h);
+      await pass(h);
+      const [message] = (await h.messages(sessionId)).filter(
+        (candidate) => candidate.source === "reaction:changes_requested",
+      );
+      expect(message?.text.length).toBeLessThanOrEqual(4000);
+      expect(message?.text).toContain(`shepherd pr show ${opened.prId}`);
+      expect(message?.fullText?.length).toBeGreaterThan(4000);
+      expect(message?.fullText).toContain("remark 5");
+      // Escape sequences from GitHub never reach the agent.
+      expect(message?.fullText).not.toContain("\u001b");
+    },
+  );
 });

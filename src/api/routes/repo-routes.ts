@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { FOLLOW_UP_MODES, MERGE_METHODS, REPO_ID, REPO_NAME } from "../../domain/repo.js";
+import { REPO_HEALTH } from "../../store/repo-observation-store.js";
 import type { RepoRecord } from "../../store/repo-store.js";
+import type { RepoObservationView } from "../../services/repo-service.js";
 import { READER_ROLES, rolesAccess } from "../access.js";
 import type { ApiApp, ApiContext } from "../api-context.js";
 import { pageSchema, paginate, paginationQuery } from "../pagination.js";
@@ -37,6 +39,24 @@ const repoSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   version: z.number().int(),
+  observation: z
+    .object({
+      health: z
+        .enum(REPO_HEALTH)
+        .describe(
+          "ok; auth_failed: GitHub refused the token (sticky until it changes); no_token; unknown: not observed yet",
+        ),
+      healthReason: z.string().nullable(),
+      healthSince: z.string().nullable(),
+      lastPolledAt: z.string().nullable(),
+      lastSuccessAt: z.string().nullable().describe("Last answer that really used the token (not a 304)"),
+      webhook: z.object({
+        hookId: z.number().int().nullable(),
+        lastDeliveryAt: z.string().nullable(),
+        healthy: z.boolean().describe("While true, the observer polls only at the reconcile interval"),
+      }),
+    })
+    .describe("What the PR observer knows of this repo"),
 });
 
 const idParams = z.strictObject({ id: z.string().min(1).max(100).describe("Repo id or name") });
@@ -71,7 +91,10 @@ const webhookSchema = z.object({
 
 /** `/api/v1/repos` (SPEC C2): register, list, show, change, remove and check repositories. */
 export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
-  const view = (record: RepoRecord): z.infer<typeof repoSchema> => ({
+  const view = (
+    record: RepoRecord,
+    observation: RepoObservationView | undefined,
+  ): z.infer<typeof repoSchema> => ({
     id: record.id,
     name: record.name,
     url: ctx.repos.webUrlOf(record),
@@ -86,7 +109,25 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
     createdAt: iso(record.createdAt) as string,
     updatedAt: iso(record.updatedAt) as string,
     version: record.version,
+    observation: {
+      health: observation?.health ?? "unknown",
+      healthReason: observation?.healthReason ?? null,
+      healthSince: iso(observation?.healthSince ?? null),
+      lastPolledAt: iso(observation?.lastPolledAt ?? null),
+      lastSuccessAt: iso(observation?.lastSuccessAt ?? null),
+      webhook: {
+        hookId: observation?.webhookHookId ?? null,
+        lastDeliveryAt: iso(observation?.webhookLastDeliveryAt ?? null),
+        healthy: observation?.webhookHealthy ?? false,
+      },
+    },
   });
+  const views = async (records: RepoRecord[]): Promise<z.infer<typeof repoSchema>[]> => {
+    const observations = await ctx.repos.observationsOf(records);
+    return records.map((record) => view(record, observations.get(record.id)));
+  };
+  const one = async (record: RepoRecord): Promise<z.infer<typeof repoSchema>> =>
+    (await views([record]))[0] as z.infer<typeof repoSchema>;
 
   app.post(
     "/api/v1/repos",
@@ -118,7 +159,7 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
         request.principal,
       );
       reply.status(201);
-      return view(record);
+      return one(record);
     },
   );
 
@@ -140,7 +181,7 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
         count: () => ctx.repos.count(),
         keyOf: (record) => record.id,
       });
-      return { ...page, data: page.data.map(view) };
+      return { ...page, data: await views(page.data) };
     },
   );
 
@@ -156,7 +197,7 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
         response: { 200: repoSchema },
       },
     },
-    async (request) => view(await ctx.repos.get(request.params.id)),
+    async (request) => one(await ctx.repos.get(request.params.id)),
   );
 
   app.patch(
@@ -188,7 +229,7 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
     },
     async (request) => {
       const { version, ...patch } = request.body;
-      return view(await ctx.repos.update(request.params.id, patch, version, request.principal));
+      return one(await ctx.repos.update(request.params.id, patch, version, request.principal));
     },
   );
 
@@ -204,7 +245,7 @@ export function registerRepoRoutes(app: ApiApp, ctx: ApiContext): void {
         response: { 200: repoSchema },
       },
     },
-    async (request) => view(await ctx.repos.remove(request.params.id, request.principal)),
+    async (request) => one(await ctx.repos.remove(request.params.id, request.principal)),
   );
 
   app.post(

@@ -18,6 +18,12 @@ interface RepoView {
   followUps: string;
   createdAt: string;
   version: number;
+  observation?: {
+    health: string;
+    healthReason: string | null;
+    lastPolledAt: string | null;
+    webhook: { hookId: number | null; lastDeliveryAt: string | null; healthy: boolean };
+  };
 }
 
 interface RepoCheckView {
@@ -55,6 +61,21 @@ function printRepo(print: (line: string) => void, repo: RepoView): void {
     ["follow-ups", repo.followUps],
     ["created", shortTime(repo.createdAt)],
   ];
+  const observation = repo.observation;
+  if (observation) {
+    const reason = observation.healthReason ? `: ${observation.healthReason}` : "";
+    rows.push([
+      "observer",
+      `${observation.health}${reason} (last poll ${shortTime(observation.lastPolledAt)})`,
+    ]);
+    const hook = observation.webhook;
+    rows.push([
+      "webhook",
+      hook.hookId === null && hook.lastDeliveryAt === null
+        ? "none (polling every interval)"
+        : `${hook.healthy ? "healthy" : "not trusted (polling every interval)"}, last delivery ${shortTime(hook.lastDeliveryAt)}`,
+    ]);
+  }
   print(repo.name);
   for (const [key, value] of rows) print(`  ${key.padEnd(19)} ${value}`);
 }

@@ -8,6 +8,7 @@ import type { PullRequestStore } from "../../store/pull-request-store.js";
 import { RepoObservationStore } from "../../store/repo-observation-store.js";
 import type { RepoStore } from "../../store/repo-store.js";
 import { SessionStore } from "../../store/session-store.js";
+import { WebhookDeliveryStore } from "../../store/webhook-delivery-store.js";
 import type { EventLog } from "../event-log.js";
 import type { Notifier } from "../notifier.js";
 import type { SecretReader } from "../secrets.js";
@@ -17,6 +18,9 @@ import { PostgresLeadership, SoleLeadership } from "./observer-leadership.js";
 import { PrObserver } from "./pr-observer.js";
 import { ReactionExecutor } from "./reaction-executor.js";
 import { ReactionRunner } from "./reaction-runner.js";
+
+/** How long delivery ids are kept to recognise replays (GitHub redelivers for a few days at most). */
+const DELIVERY_MEMORY_MS = 14 * 24 * 60 * 60_000;
 
 /** Builds the PR observer and its reactions from the process's adapters (used by the composition root). */
 export function createObserver(deps: {
@@ -67,6 +71,12 @@ export function createObserver(deps: {
         : new SoleLeadership(),
     logger,
     now,
+    housekeeping: async (at) => {
+      const forgotten = await new WebhookDeliveryStore(database.db).pruneReceivedBefore(
+        at - DELIVERY_MEMORY_MS,
+      );
+      if (forgotten > 0) logger.debug({ forgotten }, "old webhook delivery ids forgotten");
+    },
     onPass: (report) => {
       metrics.observerPassDuration.observe(
         { kind: report.kind },

@@ -3,6 +3,7 @@ import { cooldownMs } from "../../domain/cooldown.js";
 import { logTail } from "../../domain/nudge-text.js";
 import { planObservation, type FetchReason } from "../../domain/observation-plan.js";
 import { checksNeedingLogTail, type PrObservation } from "../../domain/pull-request.js";
+import { webhookHealthy } from "../../domain/webhook-health.js";
 import { GitHubError, RateLimited } from "../../github/github-errors.js";
 import { tokenFingerprint } from "../../github/token-fingerprint.js";
 import type { Logger } from "../../observability/logger.js";
@@ -94,11 +95,8 @@ export class ObserverPass {
     ]);
   }
 
-  /** Webhooks are healthy: a verified delivery came recently and no change was missed since. */
   webhookHealthy(state: RepoObservationRecord | null, now: number): boolean {
-    if (!state?.webhookLastDeliveryAt) return false;
-    if (now - state.webhookLastDeliveryAt > this.deps.config.webhookHealthySeconds * 1000) return false;
-    return !(state.webhookMissedAt !== null && state.webhookMissedAt >= state.webhookLastDeliveryAt);
+    return webhookHealthy(state, now, this.deps.config.webhookHealthySeconds * 1000);
   }
 
   #due(state: RepoObservationRecord | null, now: number): boolean {

@@ -10,7 +10,11 @@ export interface PrObserverDeps extends ObserverPassDeps {
   now?: () => number;
   /** Called after every pass (metrics, benchmarks). */
   onPass?: (report: PassReport) => void;
+  /** Upkeep run at most hourly by the leader (e.g. forgetting old webhook delivery ids). */
+  housekeeping?: (now: number) => Promise<void>;
 }
+
+const HOUSEKEEPING_EVERY_MS = 60 * 60_000;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -36,6 +40,7 @@ export class PrObserver {
   readonly #now: () => number;
   #chain: Promise<unknown> = Promise.resolve();
   #refreshQueued = false;
+  #lastHousekeeping = 0;
   #running: Promise<void> | null = null;
 
   constructor(private readonly deps: PrObserverDeps) {
@@ -78,6 +83,13 @@ export class PrObserver {
     await this.deps.leadership.release();
   }
 
+  async #housekeeping(): Promise<void> {
+    const now = this.#now();
+    if (!this.deps.housekeeping || now - this.#lastHousekeeping < HOUSEKEEPING_EVERY_MS) return;
+    this.#lastHousekeeping = now;
+    await this.deps.housekeeping(now);
+  }
+
   #wake(): void {
     if (this.#refreshQueued || this.#abort.signal.aborted) return;
     this.#refreshQueued = true;
@@ -99,6 +111,7 @@ export class PrObserver {
         while (!signal.aborted && this.deps.leadership.held()) {
           try {
             await this.tick();
+            await this.#housekeeping();
           } catch (error) {
             this.deps.logger.error({ err: error }, "observer pass failed");
           }
