@@ -21,6 +21,7 @@ export const EVENT_KINDS = [
   "reaction.escalated",
   "nudge.sent",
   "notification.sent",
+  "notification.acknowledged",
   "lesson.extracted",
   "repo.health_changed",
   "webhook.received",

@@ -234,7 +234,15 @@ export class NotificationService implements Notifier {
   /** Marks a notification seen by `by`; acknowledging it again changes nothing. */
   async acknowledge(id: string, by: Principal | null): Promise<NotificationDetails> {
     const result = await this.#deps.store.acknowledge(id, by?.tokenId ?? null, this.#now());
-    if (result.ok) return this.#withDeliveries(result.record);
+    if (result.ok) {
+      // Every inbox showing it (other dashboards, `shepherd logs`) can drop it at once.
+      await this.#deps.events.append({
+        kind: "notification.acknowledged",
+        sessionId: result.record.sessionId,
+        payload: { notificationId: id, acknowledgedBy: result.record.acknowledgedBy },
+      });
+      return this.#withDeliveries(result.record);
+    }
     if (result.current === null) throw new AppError("NOT_FOUND", `no notification ${id}`);
     return this.#withDeliveries(result.current);
   }

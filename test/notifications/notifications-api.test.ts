@@ -192,6 +192,11 @@ describe.each(DATABASE_KINDS)("notifications API on $kind", ({ kind, skip }) => 
       const again = await call<NotificationJson>("POST", url, "admin");
       expect(again.status).toBe(200);
       expect(again.body).toEqual(acked.body);
+      // One event for the one acknowledgement: live inboxes drop it.
+      const events = await server.running.events.list({ kind: "notification.acknowledged", limit: 10 });
+      expect(events.map((event) => JSON.parse(event.payloadJson) as unknown)).toEqual([
+        { notificationId: target, acknowledgedBy: operatorTokenId },
+      ]);
 
       const open = await call<PageJson>("GET", "/api/v1/notifications");
       expect(open.body.data.map((item) => item.id)).not.toContain(target);
