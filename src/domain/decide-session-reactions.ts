@@ -2,13 +2,14 @@ import { sanitizeText } from "./nudge-text.js";
 import type { ReactionConfig, SessionReactionKey } from "./reaction-config.js";
 import { EpisodeCursor, type ReactionHistory } from "./reaction-history.js";
 import type { ReactionDecision, ReactionEffect } from "./decide-reactions.js";
+import type { PauseKind, RunState } from "./session.js";
 
 /** The facts of a session that its reactions read (SPEC C6 stored facts). */
 export interface SessionReactionFacts {
   id: string;
   goal: string;
-  runState: "queued" | "running" | "paused" | "exited";
-  pauseKind: "approval" | "input" | null;
+  runState: RunState;
+  pauseKind: PauseKind | null;
   pausedAt: number | null;
   lastActivityAt: number | null;
   /** The session has a terminal outcome. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nudgeRefusal, type PauseKind, type RunState, type SessionOutcome } from "./session.js";
+import { nudgeRefusal, RUN_STATES, type PauseKind, type RunState, type SessionOutcome } from "./session.js";
 
 function facts(
   runState: RunState,
@@ -9,11 +9,18 @@ function facts(
   return { runState, pauseKind, outcome };
 }
 
+describe("RUN_STATES", () => {
+  it("has idle: a built-in agent between turns", () => {
+    expect(RUN_STATES).toEqual(["queued", "running", "idle", "paused", "exited"]);
+  });
+});
+
 describe("nudgeRefusal", () => {
   it.each<[string, Parameters<typeof nudgeRefusal>[0], ReturnType<typeof nudgeRefusal>]>([
     ["no such session", null, "not_found"],
     ["running → deliverable", facts("running"), null],
     ["queued → deliverable (read when it starts)", facts("queued"), null],
+    ["idle between turns → deliverable (a nudge is what it waits for)", facts("idle"), null],
     ["paused waiting for input → deliverable (that is the answer)", facts("paused", "input"), null],
     ["paused on a permission prompt → blocked", facts("paused", "approval"), "blocked"],
     ["exited → exited", facts("exited"), "exited"],

@@ -1,7 +1,8 @@
 /**
  * Stored facts of a session (SPEC C6). The displayed status is derived from these, never stored.
+ * `idle`: a built-in agent between turns, waiting for a nudge or input (it holds no worker).
  */
-export const RUN_STATES = ["queued", "running", "paused", "exited"] as const;
+export const RUN_STATES = ["queued", "running", "idle", "paused", "exited"] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
 /** Why a paused session waits: a human decision on a gated call, or an answer from a human. */
