@@ -89,6 +89,8 @@ export interface ProposalsTable {
   created_at: number;
   updated_at: number;
   version: number;
+  /** A follow-up change to this PR id (`pr_…`): committed on its branch, no new PR. */
+  follow_up_of: string | null;
 }
 
 export interface SessionsTable {
@@ -110,6 +112,113 @@ export interface SessionsTable {
   created_at: number;
   updated_at: number;
   version: number;
+  /** The skill pack a built-in agent session runs (also in `agent`), for filtering. */
+  skill: string | null;
+  /** JSON of the inputs the session was created with. */
+  inputs: string | null;
+  environment: string | null;
+  /** The agent of the skill pack the session is at. */
+  current_agent: string | null;
+  retry_count: number | null;
+  /** JSON `{code, message}` of the error that failed the session's last run. */
+  last_error: string | null;
+  last_confidence: number | null;
+  /** When the session last entered the queue (the cap on running sessions): FIFO order. */
+  queued_at: number | null;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+export interface AgentRunsTable {
+  id: string;
+  session_id: string;
+  agent: string;
+  attempt: number;
+  status: string;
+  provider: string | null;
+  model: string | null;
+  /** JSON of the turn envelope the run ended with. */
+  envelope: string | null;
+  signal: string | null;
+  confidence: number | null;
+  input_tokens: number;
+  output_tokens: number;
+  /** JSON `{code, message}`. */
+  error: string | null;
+  started_at: number;
+  ended_at: number | null;
+}
+
+export interface AgentMessagesTable {
+  id: string;
+  run_id: string;
+  idx: number;
+  session_id: string;
+  role: string;
+  /** JSON of the message as the LLM port takes it. */
+  body: string;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  created_at: number;
+}
+
+export interface ToolCallsTable {
+  id: string;
+  session_id: string;
+  run_id: string;
+  llm_call_id: string;
+  server: string;
+  tool: string;
+  /** JSON of the arguments the tool runs with (injected ones included). */
+  args: string;
+  risk: string | null;
+  gate_action: string;
+  gate_reason: string;
+  confidence: number | null;
+  status: string;
+  /** JSON of the tool's result. */
+  result: string | null;
+  /** JSON `{code, message}`. */
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  version: number;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  session_id: string;
+  tool_call_id: string;
+  state: string;
+  reason: string;
+  requested_at: number;
+  expires_at: number;
+  decided_at: number | null;
+  /** The token id of whoever decided; `system` for the watchdog. */
+  decided_by: string | null;
+  rationale: string | null;
+  version: number;
+}
+
+export interface LessonsTable {
+  id: string;
+  source_session_id: string;
+  extractor_version: number;
+  skill: string | null;
+  repo_id: string | null;
+  outcome: string;
+  summary: string;
+  /** JSON. */
+  signals: string;
+  /** JSON `[{tool, status}]`. */
+  tool_sequence: string;
+  confidence_final: number | null;
+  text: string;
+  /** JSON array of numbers, when an embedding model is configured. */
+  embedding: string | null;
+  created_at: number;
+  deleted_at: number | null;
 }
 
 export interface SessionMessagesTable {
@@ -222,6 +331,11 @@ export interface Schema {
   proposals: ProposalsTable;
   sessions: SessionsTable;
   session_messages: SessionMessagesTable;
+  agent_runs: AgentRunsTable;
+  agent_messages: AgentMessagesTable;
+  tool_calls: ToolCallsTable;
+  approvals: ApprovalsTable;
+  lessons: LessonsTable;
   pull_requests: PullRequestsTable;
   repo_observations: RepoObservationsTable;
   webhook_deliveries: WebhookDeliveriesTable;

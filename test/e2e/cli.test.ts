@@ -584,7 +584,9 @@ describe("shepherd migrate", () => {
     const home = await newHome();
     const first = await runCli(["migrate"], { home });
     expectSuccess(first);
-    expect(first.stdout).toMatch(/applied 0001-foundation, 0002-repos-and-proposals, 0003-observation/);
+    expect(first.stdout).toMatch(
+      /applied 0001-foundation, 0002-repos-and-proposals, 0003-observation, 0004-agents/,
+    );
 
     const again = await runCli(["migrate"], { home });
     expectSuccess(again);
@@ -592,7 +594,7 @@ describe("shepherd migrate", () => {
 
     const json = await runCli(["migrate", "--json"], { home });
     expectSuccess(json);
-    expect(JSON.parse(json.stdout)).toMatchObject({ applied: [], current: "0003-observation" });
+    expect(JSON.parse(json.stdout)).toMatchObject({ applied: [], current: "0004-agents" });
 
     // The server starts on the migrated home without migrating again.
     const server = await startServer({ home });

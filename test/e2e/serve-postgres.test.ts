@@ -59,7 +59,7 @@ describe.skipIf(!HAS_PG)("serve on PostgreSQL (distributed mode)", () => {
     expect(report.ready.status).toBe("ready");
     expect(report.status).toMatchObject({
       role: "api",
-      database: { dialect: "postgres", migration: "0003-observation" },
+      database: { dialect: "postgres", migration: "0004-agents" },
       queue: { kind: "pg-boss" },
     });
 

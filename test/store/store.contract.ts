@@ -21,7 +21,7 @@ import {
 } from "../support/databases.js";
 import { appenderBatch, migrateFromProcesses, startAppenders } from "../support/store-processes.js";
 
-const ALL_MIGRATIONS = ["0001-foundation", "0002-repos-and-proposals", "0003-observation"];
+const ALL_MIGRATIONS = ["0001-foundation", "0002-repos-and-proposals", "0003-observation", "0004-agents"];
 const LATEST_MIGRATION = ALL_MIGRATIONS.at(-1);
 
 /** A table that exists only in these tests, for the generic helpers of transitions.ts. */
