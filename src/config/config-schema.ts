@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { agentsSchema, type AgentsConfig } from "./agents-schema.js";
+import { llmSchema, type LlmConfig } from "./llm-schema.js";
 import {
   notificationsSchema,
   observerSchema,
@@ -73,6 +75,8 @@ export const configFileSchema = z.strictObject({
     .optional(),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).optional() }).optional(),
   observer: observerSchema.optional(),
+  llm: llmSchema.optional(),
+  agents: agentsSchema.optional(),
   reactions: reactionsSchema.optional(),
   notifications: notificationsSchema.optional(),
   /** Per-repo settings by repo name; today: reaction overrides. */
@@ -141,6 +145,8 @@ export interface Config {
   observer: ObserverConfig;
   reactions: ReactionsConfig;
   notifications: NotificationsConfig;
+  llm: LlmConfig;
+  agents: AgentsConfig;
 }
 
 export const DEFAULTS = {

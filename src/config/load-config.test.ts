@@ -99,6 +99,17 @@ describe("loadConfig: defaults", () => {
         routes: { urgent: ["dashboard"], action: ["dashboard"], warning: ["dashboard"], info: ["dashboard"] },
         webhooks: {},
       },
+      llm: { default: null, providers: new Map(), models: new Map() },
+      agents: {
+        skillPacks: [],
+        maxRunningSessions: 8,
+        approvals: { timeoutSeconds: 3600, onTimeout: "reject", scanIntervalSeconds: 30 },
+        gate: { tools: {}, confidenceThreshold: 0.7, gatedEnvironments: ["production"] },
+        retry: { maxRetries: 2, retryOnTransient: true, lowConfidenceThreshold: 0.4 },
+        teams: [],
+        environments: ["production", "staging", "development"],
+        lessons: { topK: 3, backfillWindowDays: 7 },
+      },
     });
   });
 
@@ -320,6 +331,14 @@ describe("loadConfig: precedence file < env < CLI override", () => {
         "    audit: { url: 'https://audit.example.com/hook', format: json }",
         "repos:",
         "  search: { reactions: { merge_conflict: { action: none } } }",
+        "llm:",
+        "  providers: { local: { kind: openai-compatible, baseUrl: 'http://127.0.0.1:11434/v1', requestTimeoutSeconds: 60 } }",
+        "  models: { coder: { provider: local, model: 'qwen2.5-coder:14b', temperature: 0 } }",
+        "agents:",
+        "  skillPacks: [skills/tuner]",
+        "  retry: { maxRetries: 4 }",
+        "  environments: [prod, dev]",
+        "  lessons: { topK: 5 }",
         "",
       ].join("\n"),
     );
@@ -389,6 +408,44 @@ describe("loadConfig: precedence file < env < CLI override", () => {
           ops: { url: null, urlRef: "file:slack-ops", format: "slack" },
           audit: { url: "https://audit.example.com/hook", urlRef: null, format: "json" },
         },
+      },
+      llm: {
+        default: "coder",
+        providers: new Map([
+          [
+            "local",
+            {
+              kind: "openai-compatible",
+              name: "local",
+              baseUrl: "http://127.0.0.1:11434/v1",
+              apiKeyRef: null,
+              requestTimeoutSeconds: 60,
+              maxRetries: 2,
+            },
+          ],
+        ]),
+        models: new Map([
+          [
+            "coder",
+            {
+              name: "coder",
+              provider: "local",
+              model: "qwen2.5-coder:14b",
+              temperature: 0,
+              maxOutputTokens: null,
+            },
+          ],
+        ]),
+      },
+      agents: {
+        skillPacks: [path.join(path.dirname(file), "skills/tuner")],
+        maxRunningSessions: 8,
+        approvals: { timeoutSeconds: 3600, onTimeout: "reject", scanIntervalSeconds: 30 },
+        gate: { tools: {}, confidenceThreshold: 0.7, gatedEnvironments: ["production"] },
+        retry: { maxRetries: 4, retryOnTransient: true, lowConfidenceThreshold: 0.4 },
+        teams: [],
+        environments: ["prod", "dev"],
+        lessons: { topK: 5, backfillWindowDays: 7 },
       },
     });
   });
@@ -795,6 +852,46 @@ describe("loadConfig: reactions, notifications and the observer", () => {
     );
     const error = await configFailure({ configPath: escaping });
     expect(error.issues.map((issue) => issue.path)).toEqual(["notifications.webhooks.ops.urlRef"]);
+  });
+
+  it("agents: skill packs relative to the file, operator gate and rosters; bad tool keys and ranges refused with their place", async () => {
+    const file = await writeYaml(
+      "conf/agents.yaml",
+      [
+        "agents:",
+        "  skillPacks: [packs/tuner, /opt/shepherd/triage]",
+        "  maxRunningSessions: 2",
+        "  approvals: { timeoutSeconds: 600, onTimeout: escalate }",
+        '  gate: { tools: { "metrics:*": low, submit_proposal: high, "*": medium }, gatedEnvironments: [prod] }',
+        "  teams: [search-team, platform-oncall]",
+        "",
+      ].join("\n"),
+    );
+    const config = await loadConfig({ configPath: file, env: {}, cwd });
+    expect(config.agents).toMatchObject({
+      skillPacks: [path.join(root, "conf/packs/tuner"), "/opt/shepherd/triage"],
+      maxRunningSessions: 2,
+      approvals: { timeoutSeconds: 600, onTimeout: "escalate", scanIntervalSeconds: 30 },
+      gate: {
+        tools: { "metrics:*": "low", submit_proposal: "high", "*": "medium" },
+        confidenceThreshold: 0.7,
+        gatedEnvironments: ["prod"],
+      },
+      teams: ["search-team", "platform-oncall"],
+    });
+
+    const bad = await writeYaml(
+      "bad-agents.yaml",
+      'agents:\n  maxRunningSessions: 0\n  gate:\n    tools: { "a:b:c": low, read_file: maybe }\n  teams: [Search Team]\n',
+    );
+    const error = await configFailure({ configPath: bad });
+    expect(error.issues.map((issue) => issue.path).sort()).toEqual([
+      "agents.gate.tools.a:b:c",
+      "agents.gate.tools.read_file",
+      "agents.maxRunningSessions",
+      "agents.teams.0",
+    ]);
+    expectIssue(error, { path: "agents.maxRunningSessions", source: `${bad}:2:23` });
   });
 
   it("observer intervals are bounded", async () => {

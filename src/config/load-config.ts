@@ -20,6 +20,8 @@ import {
   type ReactionsConfig,
 } from "./reactions-schema.js";
 import { parseSecretRef, SecretRefError } from "./secret-ref.js";
+import { resolveAgentsConfig } from "./agents-schema.js";
+import { resolveLlmConfig } from "./llm-schema.js";
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. `server.port`. */
@@ -271,6 +273,10 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
     checkRef(["notifications", "webhooks", name, "urlRef"], hook.urlRef);
   }
 
+  const baseDir = context.file ? path.dirname(context.file.path) : context.cwd;
+  const llm = resolveLlmConfig(data.llm, baseDir, fail);
+  const agents = resolveAgentsConfig(data.agents, baseDir);
+
   if (issues.length > 0 || !database) throw new ConfigError(issues);
   return {
     configPath: context.file?.path ?? null,
@@ -299,6 +305,8 @@ function resolveConfig(data: ConfigFile, context: ResolveContext): Config {
     observer: { ...OBSERVER_DEFAULTS, ...data.observer },
     reactions,
     notifications,
+    llm,
+    agents,
   };
 }
 
