@@ -1,0 +1,3 @@
+import { lessonStoreContract } from "./lesson-store.contract.js";
+
+lessonStoreContract("sqlite");
