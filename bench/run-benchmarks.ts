@@ -3,7 +3,8 @@
  * docs/performance.md (generated; overwritten on each run).
  *
  * Flags (for development): `--quick` uses small sizes and does not write docs/performance.md;
- * `--only=<id>[,<id>…]` runs some benchmarks (event-append, sse-delivery, server-ready, idle-rss, pr-open).
+ * `--only=<id>[,<id>…]` runs some benchmarks (event-append, sse-delivery, server-ready, idle-rss, pr-open,
+ * observer).
  * Exit code 1 when a benchmark could not run or lost events; a missed target is reported, not fatal.
  */
 import { existsSync } from "node:fs";
@@ -15,6 +16,7 @@ import { IDLE_RSS_DEFAULTS, runIdleRssBenchmark } from "./idle-rss.js";
 import { loadAverage, machineFacts } from "./machine-facts.js";
 import { BENCH_PG_URL } from "./postgres-target.js";
 import { renderConsole, renderMarkdown } from "./report.js";
+import { OBSERVER_DEFAULTS, OBSERVER_QUICK, runObserverBenchmark } from "./observer.js";
 import { PR_OPEN_DEFAULTS, runPrOpenBenchmark } from "./pr-open.js";
 import { runServerReadyBenchmark, SERVER_READY_DEFAULTS } from "./server-ready.js";
 import { runSseDeliveryBenchmark, SSE_DELIVERY_DEFAULTS } from "./sse-delivery.js";
@@ -74,6 +76,11 @@ function benchmarks(quick: boolean): Benchmark[] {
       id: "pr-open",
       title: "Opening pull requests",
       run: () => runPrOpenBenchmark(quick ? { sequential: 5, repos: 3, perRepo: 3 } : PR_OPEN_DEFAULTS),
+    },
+    {
+      id: "observer",
+      title: "PR observer: GitHub budget and reaction latency",
+      run: () => runObserverBenchmark(quick ? OBSERVER_QUICK : OBSERVER_DEFAULTS),
     },
   ];
 }

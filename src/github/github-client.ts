@@ -469,6 +469,7 @@ export class GitHubClients {
   readonly #clients = new Map<string, GitHubClient>();
   readonly #writeChains = new Map<string, WriteChain>();
   readonly #writeGroup: Bottleneck.Group;
+  readonly #observerGate: Bottleneck.Group;
   readonly #notificationGroup: Bottleneck.Group;
   readonly #policies: Record<GitHubClientProfile, GitHubPolicy>;
 
@@ -485,6 +486,12 @@ export class GitHubClients {
       observer: { ...policy, ...OBSERVER_POLICY_OVERRIDES, ...observerPolicy },
     };
     this.#writeGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs });
+    // plugin-throttling puts every POST — GraphQL queries included — through the write group's
+    // one-second spacing. GitHub asks for that pause between mutations only; the observer's
+    // queries are reads, made one after another per token, and spacing them would delay every
+    // webhook-triggered read behind the previous one. Its rare writes (a merge) still join the
+    // token's write chain, so they never overlap the PR worker's.
+    this.#observerGate = new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 });
     // plugin-throttling spaces notifying writes (PRs, comments) 3 s apart by default; GitHub's own
     // guidance is one second between mutations (and at most 80 content-creating requests a minute).
     this.#notificationGroup = new Bottleneck.Group({ maxConcurrent: 1, minTime: policy.writeSpacingMs });
@@ -505,7 +512,7 @@ export class GitHubClients {
         token,
         policy: this.#policies[profile],
         budget: this.budget,
-        writeGroup: this.#writeGroup,
+        writeGroup: profile === "observer" ? this.#observerGate : this.#writeGroup,
         notificationGroup: this.#notificationGroup,
         writeChain,
         etagCache: this.etagCache,

@@ -935,6 +935,24 @@ describe("writes of one token across profiles", () => {
     expect(sim.admin.releaseHeld()).toBe(1);
     await comment;
   });
+
+  it("the observer's GraphQL queries are not spaced like writes; the default profile's are", async () => {
+    const repo = await newRepo();
+    const token = newToken(repo);
+    const { number } = await newPull(repo, token);
+    // A write spacing no test could sit through: a query held to it never comes back in time.
+    const spaced = new GitHubClients(apiUrl, { ...POLICY, writeSpacingMs: 600_000 }, setup(token).budget);
+    const observer = new GitHubObserverClient(spaced.forToken(token, "observer"), spaced.budget);
+    for (let i = 0; i < 3; i++) {
+      const batch = await observer.fetchPulls([ref(repo, number)], deadline(5000));
+      expect(observed(batch.pulls[0]).number).toBe(number);
+    }
+
+    const spacedDefault = new GitHubObserverClient(spaced.forToken(token, "default"), spaced.budget);
+    await spacedDefault.fetchPulls([ref(repo, number)], deadline(5000));
+    const second = spacedDefault.fetchPulls([ref(repo, number)], AbortSignal.timeout(400));
+    expect(await caught(second)).toBeInstanceOf(GitHubUnavailable);
+  });
 });
 
 describe("mergePull", () => {
