@@ -27,6 +27,9 @@ import { PullRequestService } from "./services/pull-request-service.js";
 import { repoHealthReader } from "./services/repo-health.js";
 import { RepoService } from "./services/repo-service.js";
 import { SecretReader } from "./services/secrets.js";
+import { createSessions } from "./services/sessions/create-sessions.js";
+import type { SessionService } from "./services/sessions/session-service.js";
+import { SkillPackError } from "./agents/skills/skill-pack-error.js";
 import { WebhookIntake } from "./services/webhook-intake.js";
 import { WebhookRegistration } from "./services/webhook-registration.js";
 import { PostgresRepoLocks } from "./store/postgres-repo-locks.js";
@@ -91,6 +94,8 @@ export interface RunningShepherd {
   /** The PR observer (worker and all roles, unless `observer.enabled: false`). */
   observer: PrObserver | null;
   notifications: NotificationService;
+  /** Built-in agent sessions and their approvals (SPEC C6). */
+  sessions: SessionService;
   github: GitHubClients;
   redactor: SecretRedactor;
   http: ApiApp | null;
@@ -279,6 +284,35 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       requestTimeoutMs: options.notificationTuning?.requestTimeoutMs,
     });
 
+    const gitRunner = new GitRunner({
+      identity: { name: config.git.authorName, email: config.git.authorEmail },
+      redact: (text) => redactor.redact(text),
+      homeDir: gitHome,
+      defaultTimeoutMs: config.prWorker.gitTimeoutSeconds * 1000,
+      observer: options.gitObserver,
+    });
+    let sessions;
+    try {
+      sessions = await createSessions({
+        config,
+        database,
+        events,
+        queue,
+        secrets,
+        repos: repoStore,
+        proposals,
+        git: gitRunner,
+        runsAgents: role !== "api",
+        logger,
+      });
+    } catch (error) {
+      if (error instanceof SkillPackError) throw new StartupError(`invalid skill pack:\n${error.message}`);
+      throw error;
+    }
+    const agentSessions = sessions;
+    resources.add(() => agentSessions.close());
+    if (role !== "api") await agentSessions.startWorkers();
+
     if (role !== "api") {
       const locks: RepoLocks =
         config.database.kind === "postgres"
@@ -291,13 +325,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         events,
         secrets,
         github,
-        git: new GitRunner({
-          identity: { name: config.git.authorName, email: config.git.authorEmail },
-          redact: (text) => redactor.redact(text),
-          homeDir: gitHome,
-          defaultTimeoutMs: config.prWorker.gitTimeoutSeconds * 1000,
-          observer: options.gitObserver,
-        }),
+        git: gitRunner,
         locks,
         urls: config.github,
         clonesDir,
@@ -329,6 +357,8 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         metrics,
         logger,
         now: options.observerClock,
+        sessionFacts: agentSessions.facts,
+        wakeSession: (sessionId) => agentSessions.service.wake(sessionId),
       });
       observer = created;
       resources.add(() => created.stop());
@@ -417,6 +447,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       tokens,
       repos,
       proposals,
+      sessions: agentSessions.service,
       observer,
       notifications,
       github,

@@ -1,17 +1,7 @@
 import { z } from "zod";
 
 /** Text a human typed: trimmed, bounded, no control characters. */
-export function plainText(max: number) {
-  return (
-    z
-      .string()
-      .trim()
-      .min(1, "must not be empty")
-      .max(max)
-      // eslint-disable-next-line no-control-regex
-      .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
-  );
-}
+export { plainText } from "../domain/proposal-schema.js";
 
 /** Ids of sessions and other records: letters, digits, `_` and `-` only (never a path). */
 export const recordIdSchema = z

@@ -13,6 +13,8 @@ export class SessionMessenger implements Messenger {
   constructor(
     private readonly events: EventLog,
     private readonly now: () => number = Date.now,
+    /** Wakes the session's agent once a nudge is in its conversation (built-in agents). */
+    private readonly wake?: (sessionId: string) => Promise<void>,
   ) {}
 
   async deliver(nudge: Nudge): Promise<NudgeDelivery> {
@@ -46,6 +48,7 @@ export class SessionMessenger implements Messenger {
       });
       return { status: "delivered", messageId: record.id };
     });
+    if (result.status === "delivered" && this.wake) await this.wake(nudge.sessionId);
     return result;
   }
 }

@@ -3,8 +3,8 @@ import pg from "pg";
 import type { RepoLock, RepoLocks } from "./repo-locks.js";
 
 /** A signed 64-bit advisory lock key for a repo, namespaced so no other lock can collide with it. */
-export function repoLockKey(repoId: string): string {
-  return createHash("sha256").update(`shepherd:repo:${repoId}`).digest().readBigInt64BE(0).toString();
+export function repoLockKey(repoId: string, namespace = "repo"): string {
+  return createHash("sha256").update(`shepherd:${namespace}:${repoId}`).digest().readBigInt64BE(0).toString();
 }
 
 /**
@@ -16,18 +16,23 @@ export function repoLockKey(repoId: string): string {
 export class PostgresRepoLocks implements RepoLocks {
   readonly #pool: pg.Pool;
 
-  constructor(connectionString: string, maxHeld: number) {
+  /** `namespace`: what the keys name (`repo`, `session`); locks of two namespaces never collide. */
+  constructor(
+    connectionString: string,
+    maxHeld: number,
+    private readonly namespace = "repo",
+  ) {
     this.#pool = new pg.Pool({
       connectionString,
       max: Math.max(1, maxHeld),
-      application_name: "shepherd-repo-locks",
+      application_name: `shepherd-${namespace}-locks`,
     });
     this.#pool.on("error", () => undefined);
   }
 
   async tryAcquire(repoId: string): Promise<RepoLock | null> {
     const client = await this.#pool.connect();
-    const key = repoLockKey(repoId);
+    const key = repoLockKey(repoId, this.namespace);
     try {
       const result = await client.query<{ locked: boolean }>(
         "SELECT pg_try_advisory_lock($1::bigint) AS locked",

@@ -127,6 +127,7 @@ export interface SessionsTable {
   queued_at: number | null;
   started_at: number | null;
   ended_at: number | null;
+  announced_status: string | null;
 }
 
 export interface AgentRunsTable {

@@ -81,4 +81,26 @@ export class SessionMessageStore {
     const rows = await query.orderBy("id", "desc").limit(page.limit).execute();
     return rows.map(toRecord);
   }
+
+  /** Messages the session's agent has not taken in yet, oldest first. */
+  async unconsumed(sessionId: string, trx: Kysely<Schema> = this.db): Promise<SessionMessageRecord[]> {
+    const rows = await trx
+      .selectFrom("session_messages")
+      .selectAll()
+      .where("session_id", "=", sessionId)
+      .where("consumed_at", "is", null)
+      .orderBy("id")
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async markConsumed(ids: readonly string[], now: number, trx: Kysely<Schema> = this.db): Promise<void> {
+    if (ids.length === 0) return;
+    await trx
+      .updateTable("session_messages")
+      .set({ consumed_at: now })
+      .where("id", "in", ids)
+      .where("consumed_at", "is", null)
+      .execute();
+  }
 }

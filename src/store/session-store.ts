@@ -21,6 +21,23 @@ export interface SessionRecord {
   createdAt: number;
   updatedAt: number;
   version: number;
+  skill: string | null;
+  inputs: Record<string, unknown>;
+  environment: string | null;
+  currentAgent: string | null;
+  retryCount: number;
+  lastError: SessionError | null;
+  lastConfidence: number | null;
+  queuedAt: number | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  announcedStatus: string | null;
+}
+
+/** Why a session's last run failed: a stable code (it decides whether a retry may help) and text. */
+export interface SessionError {
+  code: string;
+  message: string;
 }
 
 export interface NewSession {
@@ -30,11 +47,70 @@ export interface NewSession {
   agent: Record<string, unknown>;
   runState?: RunState;
   createdBy: string | null;
+  skill?: string | null;
+  inputs?: Record<string, unknown>;
+  environment?: string | null;
+  currentAgent?: string | null;
+  queuedAt?: number | null;
 }
 
 export type SessionFactsPatch = Partial<
-  Pick<SessionRecord, "runState" | "pauseKind" | "pausedAt" | "outcome" | "lastActivityAt" | "branch">
+  Pick<
+    SessionRecord,
+    | "runState"
+    | "pauseKind"
+    | "pausedAt"
+    | "outcome"
+    | "lastActivityAt"
+    | "branch"
+    | "currentAgent"
+    | "retryCount"
+    | "lastError"
+    | "lastConfidence"
+    | "queuedAt"
+    | "startedAt"
+    | "endedAt"
+  >
 >;
+
+export interface SessionFilter {
+  repoId?: string;
+  skill?: string;
+  runState?: RunState;
+  /** Only sessions without an outcome (true) or with one (false). */
+  live?: boolean;
+  /** Newest first; ids below this one (keyset pagination). */
+  before?: string;
+  limit: number;
+}
+
+const PATCH_COLUMNS = {
+  runState: "run_state",
+  pauseKind: "pause_kind",
+  pausedAt: "paused_at",
+  lastActivityAt: "last_activity_at",
+  branch: "branch",
+  currentAgent: "current_agent",
+  retryCount: "retry_count",
+  lastConfidence: "last_confidence",
+  queuedAt: "queued_at",
+  startedAt: "started_at",
+  endedAt: "ended_at",
+} as const satisfies Partial<Record<keyof SessionFactsPatch, keyof SessionsTable>>;
+
+/** The columns a facts patch writes (JSON columns serialized). */
+export function sessionPatchColumns(patch: SessionFactsPatch): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(PATCH_COLUMNS)) {
+    const value = patch[key as keyof typeof PATCH_COLUMNS];
+    if (value !== undefined) set[column] = value;
+  }
+  if (patch.outcome !== undefined)
+    set.outcome = patch.outcome === null ? null : JSON.stringify(patch.outcome);
+  if (patch.lastError !== undefined)
+    set.last_error = patch.lastError === null ? null : JSON.stringify(patch.lastError);
+  return set;
+}
 
 function toRecord(row: Selectable<SessionsTable>): SessionRecord {
   return {
@@ -53,6 +129,17 @@ function toRecord(row: Selectable<SessionsTable>): SessionRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     version: row.version,
+    skill: row.skill,
+    inputs: row.inputs ? (JSON.parse(row.inputs) as Record<string, unknown>) : {},
+    environment: row.environment,
+    currentAgent: row.current_agent,
+    retryCount: row.retry_count ?? 0,
+    lastError: row.last_error ? (JSON.parse(row.last_error) as SessionError) : null,
+    lastConfidence: row.last_confidence,
+    queuedAt: row.queued_at === null ? null : Number(row.queued_at),
+    startedAt: row.started_at === null ? null : Number(row.started_at),
+    endedAt: row.ended_at === null ? null : Number(row.ended_at),
+    announcedStatus: row.announced_status,
   };
 }
 
@@ -60,8 +147,13 @@ function toRecord(row: Selectable<SessionsTable>): SessionRecord {
 export class SessionStore {
   constructor(private readonly db: Kysely<Schema>) {}
 
-  async create(input: NewSession, now: number): Promise<SessionRecord> {
-    const row = await this.db
+  /** The handle this store reads with (for reads that must see the same data). */
+  get database(): Kysely<Schema> {
+    return this.db;
+  }
+
+  async create(input: NewSession, now: number, trx: Kysely<Schema> = this.db): Promise<SessionRecord> {
+    const row = await trx
       .insertInto("sessions")
       .values({
         id: newId("ses", now),
@@ -79,6 +171,12 @@ export class SessionStore {
         created_at: now,
         updated_at: now,
         version: 1,
+        skill: input.skill ?? null,
+        inputs: JSON.stringify(input.inputs ?? {}),
+        environment: input.environment ?? null,
+        current_agent: input.currentAgent ?? null,
+        retry_count: 0,
+        queued_at: input.queuedAt ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -116,21 +214,71 @@ export class SessionStore {
     return rows.map(toRecord);
   }
 
+  /**
+   * Writes facts if the session is still at `expectedVersion` (else StaleVersionError). Only the
+   * session facts writer calls this with a transaction, so that the status it announces and the
+   * facts commit together.
+   */
   async updateFacts(
     id: string,
     expectedVersion: number,
     patch: SessionFactsPatch,
     now: number,
+    trx: Kysely<Schema> = this.db,
   ): Promise<SessionRecord> {
-    const set: Record<string, unknown> = { updated_at: now };
-    if (patch.runState !== undefined) set.run_state = patch.runState;
-    if (patch.pauseKind !== undefined) set.pause_kind = patch.pauseKind;
-    if (patch.pausedAt !== undefined) set.paused_at = patch.pausedAt;
-    if (patch.outcome !== undefined)
-      set.outcome = patch.outcome === null ? null : JSON.stringify(patch.outcome);
-    if (patch.lastActivityAt !== undefined) set.last_activity_at = patch.lastActivityAt;
-    if (patch.branch !== undefined) set.branch = patch.branch;
-    return toRecord(await updateVersioned(this.db, "sessions", id, expectedVersion, set));
+    const set = { ...sessionPatchColumns(patch), updated_at: now };
+    return toRecord(await updateVersioned(trx, "sessions", id, expectedVersion, set));
+  }
+
+  /**
+   * Records the status just announced, unless another writer announced a change first (then
+   * false: that writer's event stands, and this one must not emit a second).
+   */
+  async markAnnounced(trx: Kysely<Schema>, id: string, from: string | null, to: string): Promise<boolean> {
+    const result = await trx
+      .updateTable("sessions")
+      .set({ announced_status: to })
+      .where("id", "=", id)
+      .where((eb) => (from === null ? eb("announced_status", "is", null) : eb("announced_status", "=", from)))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async list(filter: SessionFilter): Promise<SessionRecord[]> {
+    let query = this.db.selectFrom("sessions").selectAll();
+    if (filter.repoId !== undefined) query = query.where("repo_id", "=", filter.repoId);
+    if (filter.skill !== undefined) query = query.where("skill", "=", filter.skill);
+    if (filter.runState !== undefined) query = query.where("run_state", "=", filter.runState);
+    if (filter.live === true) query = query.where("outcome", "is", null);
+    if (filter.live === false) query = query.where("outcome", "is not", null);
+    if (filter.before !== undefined) query = query.where("id", "<", filter.before);
+    const rows = await query.orderBy("id", "desc").limit(filter.limit).execute();
+    return rows.map(toRecord);
+  }
+
+  /** Sessions waiting for a running slot, oldest first. */
+  async listQueued(limit: number): Promise<SessionRecord[]> {
+    const rows = await this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("run_state", "=", "queued")
+      .where("outcome", "is", null)
+      .orderBy("queued_at")
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /** Sessions whose agent holds a running slot. */
+  async countRunning(trx: Kysely<Schema> = this.db): Promise<number> {
+    const row = await trx
+      .selectFrom("sessions")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("run_state", "=", "running")
+      .where("outcome", "is", null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   async saveReactions(

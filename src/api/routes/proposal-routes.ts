@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { PARAMS_FORMATS, PROPOSAL_STATUSES } from "../../domain/proposal.js";
+import { PROPOSAL_STATUSES } from "../../domain/proposal.js";
+import { evidenceSchema, filesChangeSchema, paramsChangeSchema } from "../../domain/proposal-schema.js";
 import type { ProposalRecord } from "../../store/proposal-store.js";
 import { READER_ROLES, rolesAccess } from "../access.js";
 import type { ApiApp, ApiContext } from "../api-context.js";
@@ -7,65 +8,17 @@ import { pageSchema, paginate, paginationQuery } from "../pagination.js";
 import { iso, plainText, recordIdSchema } from "../schemas.js";
 
 const OPERATORS = rolesAccess(["admin", "operator"]);
-const MAX_FILE_BYTES = 512 * 1024;
-
-const repoPath = z.string().min(1).max(4096);
-const dottedKey = z.string().min(1).max(500);
-const jsonValue = z.json();
-
-const paramsChange = z.strictObject({
-  path: repoPath.describe("The structured config file, relative to the repository root"),
-  format: z.enum(PARAMS_FORMATS).optional().describe("Default: by extension (.json, .yaml, .yml)"),
-  set: z
-    .record(dottedKey, z.strictObject({ from: jsonValue.optional(), to: jsonValue }))
-    .refine((set) => Object.keys(set).length > 0, "set at least one key")
-    .refine((set) => Object.keys(set).length <= 200, "at most 200 keys"),
-});
-
-const filesChange = z.strictObject({
-  files: z
-    .array(
-      z.union([
-        z.strictObject({ path: repoPath, content: z.string().max(MAX_FILE_BYTES) }),
-        z.strictObject({ path: repoPath, delete: z.literal(true) }),
-      ]),
-    )
-    .min(1)
-    .max(100),
-});
-
-const evidence = z.strictObject({
-  summary: z.string().trim().min(1).max(10_000).optional(),
-  metrics: z
-    .array(z.strictObject({ name: plainText(100), baseline: z.number(), achieved: z.number() }))
-    .max(50)
-    .optional(),
-  importance: z
-    .record(z.string().min(1).max(200), z.number().min(0))
-    .refine((value) => Object.keys(value).length <= 100, "at most 100 parameters")
-    .optional(),
-  followups: z.array(z.string().trim().min(1).max(1000)).max(50).optional(),
-  links: z
-    .array(
-      z.strictObject({
-        title: plainText(200),
-        url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
-      }),
-    )
-    .max(50)
-    .optional(),
-});
 
 const common = {
   repoId: z.string().min(1).max(100).describe("Repo id or name"),
   sessionId: recordIdSchema.optional(),
   title: plainText(256),
-  evidence: evidence.optional().describe("Omit for a manual proposal"),
+  evidence: evidenceSchema.optional().describe("Omit for a manual proposal"),
 };
 
 const createBody = z.discriminatedUnion("kind", [
-  z.strictObject({ ...common, kind: z.literal("params"), change: paramsChange }),
-  z.strictObject({ ...common, kind: z.literal("files"), change: filesChange }),
+  z.strictObject({ ...common, kind: z.literal("params"), change: paramsChangeSchema }),
+  z.strictObject({ ...common, kind: z.literal("files"), change: filesChangeSchema }),
 ]);
 
 const proposalSchema = z.object({

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { startShepherd, StartupError, type RunningShepherd } from "../../app.js";
+import type { RunningShepherd } from "../../app.js";
 import { SERVER_ROLES, type ServerRole } from "../../config/config-schema.js";
 import type { ConfigOverride } from "../../config/load-config.js";
 import { CliError } from "../cli-error.js";
@@ -36,6 +36,8 @@ export function registerServe(program: Command): void {
         { path: ["server", "host"], value: options.host, flag: "--host" },
       ];
       const config = await loadCliConfig(globals.config, overrides);
+      // Loaded here, not at the top: every other command starts faster without the server's modules.
+      const { startShepherd, StartupError } = await import("../../app.js");
       let running: RunningShepherd;
       try {
         running = await startShepherd({ config, role: options.role as ServerRole });

@@ -7,6 +7,7 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { PullRequestStore } from "../../store/pull-request-store.js";
 import { RepoObservationStore } from "../../store/repo-observation-store.js";
 import type { RepoStore } from "../../store/repo-store.js";
+import type { SessionFacts } from "../sessions/session-facts.js";
 import { SessionStore } from "../../store/session-store.js";
 import { WebhookDeliveryStore } from "../../store/webhook-delivery-store.js";
 import type { EventLog } from "../event-log.js";
@@ -36,12 +37,15 @@ export function createObserver(deps: {
   logger: Logger;
   /** Test hook: the observer's clock (cadences, cooldowns, escalation times). */
   now?: () => number;
+  /** The session side of observations (status, `merged`), and waking an agent on a nudge. */
+  sessionFacts?: SessionFacts;
+  wakeSession?: (sessionId: string) => Promise<void>;
 }): PrObserver {
   const { config, database, events, logger, metrics } = deps;
   const sessions = new SessionStore(database.db);
   const now = deps.now ?? Date.now;
   const executor = new ReactionExecutor({
-    messenger: new SessionMessenger(events, now),
+    messenger: new SessionMessenger(events, now, deps.wakeSession),
     notifier: deps.notifier,
     events,
     logger,
@@ -55,7 +59,7 @@ export function createObserver(deps: {
     events,
     secrets: deps.secrets,
     scmFor: (token) => new GitHubObserverClient(deps.github.forToken(token, "observer"), deps.github.budget),
-    writer: new ObservationWriter(events),
+    writer: new ObservationWriter(events, deps.sessionFacts),
     reactions: new ReactionRunner({
       db: database.db,
       pullRequests: deps.pullRequests,

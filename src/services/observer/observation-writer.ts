@@ -12,6 +12,7 @@ import { ProposalStore } from "../../store/proposal-store.js";
 import { PullRequestStore, type PullRequestRecord } from "../../store/pull-request-store.js";
 import type { RepoRecord } from "../../store/repo-store.js";
 import type { EventLog } from "../event-log.js";
+import type { SessionFacts } from "../sessions/session-facts.js";
 
 /** The proposal status that follows a PR state (SPEC C4), and the statuses it may come from. */
 const PROPOSAL_FOLLOWS: Record<PrState, { to: ProposalStatus; from: ProposalStatus[]; cause: string }> = {
@@ -33,7 +34,11 @@ export function observationHash(observation: PrObservation): string {
  * transaction, so an observation is never half-applied. Reactions run after, from the stored row.
  */
 export class ObservationWriter {
-  constructor(private readonly events: EventLog) {}
+  constructor(
+    private readonly events: EventLog,
+    /** The session side of an observation: its status, and `merged` when its PRs are done. */
+    private readonly sessionFacts?: SessionFacts,
+  ) {}
 
   async write(input: {
     record: PullRequestRecord;
@@ -101,6 +106,9 @@ export class ObservationWriter {
             },
           });
         }
+      }
+      if (record.sessionId && this.sessionFacts) {
+        await this.sessionFacts.prObserved(trx, emit, record.sessionId, input.now);
       }
       return saved;
     });

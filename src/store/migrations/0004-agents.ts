@@ -21,6 +21,9 @@ export function agentsMigration(dialect: Dialect): Migration {
         ["queued_at", "bigint"],
         ["started_at", "bigint"],
         ["ended_at", "bigint"],
+        // The status last announced with session.status_changed: only to notice a change, never
+        // shown (the displayed status is always derived from the facts).
+        ["announced_status", "text"],
       ] as const) {
         await db.schema.alterTable("sessions").addColumn(column, type).execute();
       }
@@ -187,6 +190,7 @@ export function agentsMigration(dialect: Dialect): Migration {
         "queued_at",
         "started_at",
         "ended_at",
+        "announced_status",
       ]) {
         await db.schema.alterTable("sessions").dropColumn(column).execute();
       }
