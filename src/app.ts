@@ -197,7 +197,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
     const tokens = new TokenService(new TokenStore(database.db), redactor, events);
     const adminToken = await tokens.ensureAdminTokenFile(config.home);
 
-    const queue = createJobQueue(database, {
+    const queue = await createJobQueue(database, {
       leaseMs: config.queue.leaseSeconds * 1000,
       postgresUrl: config.database.kind === "postgres" ? config.database.url : undefined,
       pollMs: options.queueTuning?.pollMs,
@@ -393,6 +393,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
           webhookIntake,
           webhookRegistration,
           notifications,
+          sessions: agentSessions.service,
         },
         logger,
       );

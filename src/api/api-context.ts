@@ -14,6 +14,7 @@ import type { NotificationService } from "../services/notification-service.js";
 import type { ProposalService } from "../services/proposal-service.js";
 import type { PullRequestService } from "../services/pull-request-service.js";
 import type { RepoService } from "../services/repo-service.js";
+import type { SessionService } from "../services/sessions/session-service.js";
 import type { SystemStatus } from "../services/system-status.js";
 import type { TokenService } from "../services/token-service.js";
 import type { WebhookIntake } from "../services/webhook-intake.js";
@@ -34,6 +35,7 @@ export interface ApiContext {
   webhookIntake: WebhookIntake;
   webhookRegistration: WebhookRegistration;
   notifications: NotificationService;
+  sessions: SessionService;
 }
 
 export type ApiApp = FastifyInstance<

@@ -20,6 +20,7 @@ import { registerNotificationRoutes } from "./routes/notification-routes.js";
 import { registerOpenApiRoutes } from "./routes/openapi-routes.js";
 import { registerProposalRoutes } from "./routes/proposal-routes.js";
 import { registerPullRequestRoutes } from "./routes/pull-request-routes.js";
+import { registerSessionRoutes } from "./routes/session-routes.js";
 import { registerRepoRoutes } from "./routes/repo-routes.js";
 import { registerStatusRoutes } from "./routes/status-routes.js";
 import { registerTokenRoutes } from "./routes/token-routes.js";
@@ -138,6 +139,7 @@ export async function buildHttpApp(ctx: ApiContext, logger: Logger): Promise<Api
   registerPullRequestRoutes(app, ctx);
   await registerWebhookRoutes(app, ctx);
   registerNotificationRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
 
   await app.ready();
   return app;

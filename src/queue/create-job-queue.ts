@@ -1,6 +1,5 @@
 import type { Database } from "../store/database.js";
 import type { JobQueue } from "./job-queue.js";
-import { PgBossJobQueue } from "./pg-boss-job-queue.js";
 import type { QueueObserver } from "./queue-observer.js";
 import { SqliteJobQueue } from "./sqlite-job-queue.js";
 
@@ -15,8 +14,11 @@ export interface JobQueueSettings {
   observer?: QueueObserver;
 }
 
-/** The embedded queue on SQLite, pg-boss on PostgreSQL (SPEC §1 deployment modes). */
-export function createJobQueue(database: Database, settings: JobQueueSettings): JobQueue {
+/**
+ * The embedded queue on SQLite, pg-boss on PostgreSQL (SPEC §1 deployment modes). pg-boss is
+ * loaded only in PostgreSQL mode: an embedded server starts without its hundred-odd modules.
+ */
+export async function createJobQueue(database: Database, settings: JobQueueSettings): Promise<JobQueue> {
   if (database.dialect === "sqlite") {
     return new SqliteJobQueue(database.db, {
       leaseMs: settings.leaseMs,
@@ -26,6 +28,7 @@ export function createJobQueue(database: Database, settings: JobQueueSettings): 
     });
   }
   if (!settings.postgresUrl) throw new Error("the pg-boss queue needs the PostgreSQL URL");
+  const { PgBossJobQueue } = await import("./pg-boss-job-queue.js");
   return new PgBossJobQueue({
     connectionString: settings.postgresUrl,
     leaseSeconds: settings.leaseMs / 1000,

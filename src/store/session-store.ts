@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import type { Expression, ExpressionBuilder, Kysely, Selectable, SqlBool } from "kysely";
 import { parseReactionHistory, type ReactionHistory } from "../domain/reaction-history.js";
 import type { PauseKind, RunState, SessionOutcome } from "../domain/session.js";
 import { newId } from "./ids.js";
@@ -143,6 +143,19 @@ function toRecord(row: Selectable<SessionsTable>): SessionRecord {
   };
 }
 
+function sessionConditions(
+  eb: ExpressionBuilder<Schema, "sessions">,
+  filter: Omit<SessionFilter, "before" | "limit">,
+): Expression<SqlBool> {
+  const conditions: Expression<SqlBool>[] = [];
+  if (filter.repoId !== undefined) conditions.push(eb("repo_id", "=", filter.repoId));
+  if (filter.skill !== undefined) conditions.push(eb("skill", "=", filter.skill));
+  if (filter.runState !== undefined) conditions.push(eb("run_state", "=", filter.runState));
+  if (filter.live === true) conditions.push(eb("outcome", "is", null));
+  if (filter.live === false) conditions.push(eb("outcome", "is not", null));
+  return eb.and(conditions);
+}
+
 /** Sessions' stored facts (SPEC C6); every write is versioned so a stale one never clobbers. */
 export class SessionStore {
   constructor(private readonly db: Kysely<Schema>) {}
@@ -245,15 +258,22 @@ export class SessionStore {
   }
 
   async list(filter: SessionFilter): Promise<SessionRecord[]> {
-    let query = this.db.selectFrom("sessions").selectAll();
-    if (filter.repoId !== undefined) query = query.where("repo_id", "=", filter.repoId);
-    if (filter.skill !== undefined) query = query.where("skill", "=", filter.skill);
-    if (filter.runState !== undefined) query = query.where("run_state", "=", filter.runState);
-    if (filter.live === true) query = query.where("outcome", "is", null);
-    if (filter.live === false) query = query.where("outcome", "is not", null);
+    let query = this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where((eb) => sessionConditions(eb, filter));
     if (filter.before !== undefined) query = query.where("id", "<", filter.before);
     const rows = await query.orderBy("id", "desc").limit(filter.limit).execute();
     return rows.map(toRecord);
+  }
+
+  async count(filter: Omit<SessionFilter, "before" | "limit">): Promise<number> {
+    const row = await this.db
+      .selectFrom("sessions")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where((eb) => sessionConditions(eb, filter))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   /** Sessions waiting for a running slot, oldest first. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -10,6 +10,8 @@ import { WebSocket } from "ws";
 import type { Role } from "../../src/domain/roles.js";
 import { generateTokenSecret, hashToken, tokenHint } from "../../src/services/token-service.js";
 import { newId } from "../../src/store/ids.js";
+import { AgentRunStore } from "../../src/store/agent-run-store.js";
+import { ApprovalStore } from "../../src/store/approval-store.js";
 import { PullRequestStore } from "../../src/store/pull-request-store.js";
 import { ProposalStore } from "../../src/store/proposal-store.js";
 import { TokenStore } from "../../src/store/token-store.js";
@@ -61,6 +63,16 @@ const EXPECTED: Record<string, Expected> = {
   "GET /api/v1/notifications": { kind: "roles", roles: READERS },
   "GET /api/v1/notifications/:id": { kind: "roles", roles: READERS },
   "POST /api/v1/notifications/:id/acknowledge": { kind: "roles", roles: ["admin", "operator"] },
+  // SPEC C1: operators spawn, stop and send to sessions and decide approvals; everyone reads.
+  "POST /api/v1/sessions": { kind: "roles", roles: ["admin", "operator"] },
+  "GET /api/v1/sessions": { kind: "roles", roles: READERS },
+  "GET /api/v1/sessions/:id": { kind: "roles", roles: READERS, agentOwnSession: true },
+  "POST /api/v1/sessions/:id/send": { kind: "roles", roles: ["admin", "operator"] },
+  "POST /api/v1/sessions/:id/stop": { kind: "roles", roles: ["admin", "operator"] },
+  "GET /api/v1/sessions/:id/retry-preview": { kind: "roles", roles: READERS },
+  "POST /api/v1/sessions/:id/retry": { kind: "roles", roles: ["admin", "operator"] },
+  "GET /api/v1/approvals": { kind: "roles", roles: READERS },
+  "POST /api/v1/approvals/:id": { kind: "roles", roles: ["admin", "operator"] },
 };
 
 /** Every stream request is about this session; "agent (own session)" is bound to it. */
@@ -144,6 +156,55 @@ async function pendingProposal(server: TestServer): Promise<string> {
     null,
   );
   return proposal.id;
+}
+
+/** A session row of its own (no skill pack: no agent runs for it), or the one with `id`. */
+async function storedSession(server: TestServer, id = newId("ses", Date.now())): Promise<string> {
+  const now = Date.now();
+  await server.running.database.db
+    .insertInto("sessions")
+    .values({
+      id,
+      goal: "probe",
+      agent: "{}",
+      run_state: "idle",
+      reactions: "{}",
+      created_at: now,
+      updated_at: now,
+      version: 1,
+    })
+    .onConflict((conflict) => conflict.column("id").doNothing())
+    .execute();
+  return id;
+}
+
+/** A pending approval of a gated tool call, as the agent runner leaves one. */
+async function pendingApproval(server: TestServer): Promise<string> {
+  const sessionId = await storedSession(server);
+  const now = Date.now();
+  const runs = new AgentRunStore(server.running.database.db);
+  const run = await runs.startRun({ sessionId, agent: "probe", attempt: 1 }, now);
+  const call = await runs.createToolCall(
+    {
+      sessionId,
+      runId: run.id,
+      llmCallId: uniqueName("call"),
+      server: "builtin",
+      tool: "submit_proposal",
+      args: {},
+      risk: "high",
+      gateAction: "approve",
+      gateReason: "high_risk_tool",
+      confidence: null,
+      status: "pending_approval",
+    },
+    now,
+  );
+  const approval = await new ApprovalStore(server.running.database.db).create(
+    { sessionId, toolCallId: call.id, reason: "high_risk_tool", expiresAt: now + 3_600_000 },
+    now,
+  );
+  return approval.id;
 }
 
 async function trackedPullRequest(server: TestServer): Promise<string> {
@@ -362,6 +423,54 @@ const FIXTURES: Record<string, (server: TestServer) => Promise<Probe>> = {
     method: "POST",
     path: `/api/v1/notifications/${await openNotification(server)}/acknowledge`,
   }),
+  "POST /api/v1/sessions": async () => ({
+    transport: "inject",
+    method: "POST",
+    path: "/api/v1/sessions",
+    body: { goal: "Probe the access table", agent: { skill: "probe" } },
+  }),
+  "GET /api/v1/sessions": async () => ({
+    transport: "inject",
+    method: "GET",
+    path: "/api/v1/sessions?limit=5",
+  }),
+  "GET /api/v1/sessions/:id": async (server) => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/sessions/${await storedSession(server, SESSION)}`,
+  }),
+  "POST /api/v1/sessions/:id/send": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: `/api/v1/sessions/${await storedSession(server)}/send`,
+    body: { text: "Please go on." },
+  }),
+  "POST /api/v1/sessions/:id/stop": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: `/api/v1/sessions/${await storedSession(server)}/stop`,
+  }),
+  "GET /api/v1/sessions/:id/retry-preview": async (server) => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/sessions/${await storedSession(server)}/retry-preview`,
+  }),
+  "POST /api/v1/sessions/:id/retry": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: `/api/v1/sessions/${await storedSession(server)}/retry`,
+  }),
+  "GET /api/v1/approvals": async () => ({
+    transport: "inject",
+    method: "GET",
+    path: "/api/v1/approvals?state=pending",
+  }),
+  "POST /api/v1/approvals/:id": async (server) => ({
+    transport: "inject",
+    method: "POST",
+    path: `/api/v1/approvals/${await pendingApproval(server)}`,
+    body: { decision: "reject", rationale: "probe" },
+  }),
 };
 
 interface Answer {
@@ -513,9 +622,32 @@ describe("access table: every registered route × every caller", () => {
   let server: TestServer;
   const tokens = new Map<Caller, string>();
 
+  let packDir: string | undefined;
+
   beforeAll(async () => {
+    // A skill pack and a scripted model, so that POST /api/v1/sessions has something to start.
+    packDir = await mkdtemp(path.join(os.tmpdir(), "shepherd-access-pack-"));
+    await mkdir(path.join(packDir, "probe"));
+    await writeFile(
+      path.join(packDir, "probe", "skill.yaml"),
+      "name: probe\ndescription: Access-table probe\nentry: main\nagents:\n  main:\n    prompt: main.md\n    tools: [mark_resolved]\n    routes: [{ when: default, next: end }]\n",
+    );
+    await writeFile(path.join(packDir, "probe", "main.md"), "You probe.\n");
+    await writeFile(
+      path.join(packDir, "script.yaml"),
+      'steps:\n  - text: \'{"content": "done", "confidence": 0.9, "rationale": "probe", "signal": "success"}\'\n',
+    );
     // A public URL, for the webhook registration route (GitHub needs somewhere to deliver to).
-    server = await startTestServer({ env: { SHEPHERD_PUBLIC_URL: "https://shepherd.example.com" } });
+    server = await startTestServer({
+      env: { SHEPHERD_PUBLIC_URL: "https://shepherd.example.com" },
+      configYaml: [
+        "llm:",
+        `  providers: { offline: { kind: stub, script: ${JSON.stringify(path.join(packDir, "script.yaml"))} } }`,
+        "  models: { replay: { provider: offline, model: replay } }",
+        "agents:",
+        `  skillPacks: [${JSON.stringify(path.join(packDir, "probe"))}]`,
+      ].join("\n"),
+    });
     tokens.set("admin", server.adminToken);
     tokens.set("operator", await server.tokenFor("operator"));
     tokens.set("viewer", await server.tokenFor("viewer"));
@@ -525,6 +657,7 @@ describe("access table: every registered route × every caller", () => {
 
   afterAll(async () => {
     await server?.stop();
+    if (packDir) await rm(packDir, { recursive: true, force: true });
   });
 
   function bearer(token: string): Record<string, string> {

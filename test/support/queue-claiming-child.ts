@@ -9,7 +9,7 @@ import { openDatabase } from "../../src/store/database.js";
 const target = JSON.parse(process.env.QUEUE_CHILD_TARGET ?? "") as DatabaseTarget;
 const queueName = process.argv[2] ?? "";
 const database = await openDatabase(target);
-const queue = createJobQueue(database, {
+const queue = await createJobQueue(database, {
   leaseMs: target.kind === "sqlite" ? 1000 : 10_000,
   postgresUrl: target.kind === "postgres" ? target.url : undefined,
   superviseIntervalSeconds: 1,

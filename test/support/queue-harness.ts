@@ -39,7 +39,7 @@ export async function createQueueHarness(kind: DatabaseKind): Promise<QueueHarne
   return {
     kind,
     async newQueue() {
-      const queue = createJobQueue(await testDb.open(), settingsFor(testDb, redactor));
+      const queue = await createJobQueue(await testDb.open(), settingsFor(testDb, redactor));
       await queue.start();
       queues.push(queue);
       return queue;

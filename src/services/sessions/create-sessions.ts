@@ -1,8 +1,7 @@
 import path from "node:path";
 import type { Logger } from "pino";
-import { createLlmClient } from "../../agents/llm/create-llm-client.js";
 import type { LlmClient } from "../../agents/llm/llm-port.js";
-import { McpConnections } from "../../agents/mcp/mcp-connections.js";
+import type { McpConnections } from "../../agents/mcp/mcp-connections.js";
 import type { McpServerConfig } from "../../agents/mcp/mcp-server-config.js";
 import { loadSkillPacks } from "../../agents/skills/load-skill-pack.js";
 import {
@@ -101,7 +100,9 @@ async function loadPacks(
         const configs = await Promise.all(
           [...pack.mcpServers.values()].map((server) => mcpConfig(pack, server, secrets)),
         );
-        mcp = await McpConnections.connect(configs, { clientName: `shepherd:${pack.name}`, logger });
+        // Loaded on demand: a server without MCP servers never pays for the SDK at start.
+        const { McpConnections: Connections } = await import("../../agents/mcp/mcp-connections.js");
+        mcp = await Connections.connect(configs, { clientName: `shepherd:${pack.name}`, logger });
       }
       const mcpTools = mcp?.tools() ?? [];
       const available = [
@@ -188,17 +189,21 @@ export async function createSessions(deps: {
     };
   };
 
+  const runs = new AgentRunStore(database.db);
   const runner = new AgentRunner({
     sessions,
     facts,
-    runs: new AgentRunStore(database.db),
+    runs,
     approvals,
     messages,
     packs,
     llmFor: (model) => {
       let client = clients.get(model);
       if (!client) {
-        client = createLlmClient(config.llm, model, { readSecret: (ref) => deps.secrets.read(ref) });
+        // The AI SDK is loaded with the first model call, not at start.
+        client = import("../../agents/llm/create-llm-client.js").then(({ createLlmClient }) =>
+          createLlmClient(config.llm, model, { readSecret: (ref) => deps.secrets.read(ref) }),
+        );
         clients.set(model, client);
         client.catch(() => clients.delete(model));
       }
@@ -238,6 +243,7 @@ export async function createSessions(deps: {
     queue: deps.queue,
     locks,
     runner,
+    runs,
     packs,
     config: config.agents,
     clock,

@@ -10,6 +10,8 @@ import type { RepoLocks } from "../../store/repo-locks.js";
 import type { RepoStore } from "../../store/repo-store.js";
 import type { SessionMessageStore } from "../../store/session-message-store.js";
 import type { SessionFilter, SessionRecord, SessionStore } from "../../store/session-store.js";
+import type { AgentRunRecord, AgentRunStore, ToolCallRecord } from "../../store/agent-run-store.js";
+import type { SessionStatus } from "../../domain/session-status.js";
 import type { EventLog } from "../event-log.js";
 import type { AgentRunner, LoadedSkillPack } from "./agent-runner.js";
 import type { SessionFacts } from "./session-facts.js";
@@ -18,6 +20,18 @@ export const SESSION_RUN_QUEUE = "session.run";
 
 export interface SessionRunJob {
   sessionId: string;
+}
+
+export interface SessionDetail {
+  session: SessionRecord;
+  status: SessionStatus;
+  runs: AgentRunRecord[];
+  toolCalls: ToolCallRecord[];
+  approvals: ApprovalRecord[];
+  proposals: { id: string; status: string; title: string }[];
+  pullRequests: { id: string; number: number; url: string; state: string }[];
+  /** The newest event of the session: follow the stream from here. */
+  lastEventSeq: number | null;
 }
 
 export interface CreateSessionInput {
@@ -50,6 +64,7 @@ export class SessionService {
       queue: JobQueue;
       locks: RepoLocks;
       runner: AgentRunner;
+      runs: AgentRunStore;
       packs: ReadonlyMap<string, LoadedSkillPack>;
       config: AgentsConfig;
       clock: () => number;
@@ -147,6 +162,56 @@ export class SessionService {
 
   list(filter: SessionFilter): Promise<SessionRecord[]> {
     return this.deps.sessions.list(filter);
+  }
+
+  count(filter: Omit<SessionFilter, "before" | "limit">): Promise<number> {
+    return this.deps.sessions.count(filter);
+  }
+
+  /** The status a session shows, derived now from its facts and its PRs. */
+  status(session: SessionRecord): Promise<SessionStatus> {
+    return this.deps.facts.status(session);
+  }
+
+  /** Everything about one session (SPEC C6 API): facts, status, runs, calls, approvals, work, stream position. */
+  async detail(id: string): Promise<SessionDetail> {
+    const session = await this.get(id);
+    const db = this.deps.sessions.database;
+    const [status, runs, toolCalls, approvals, proposals, prs, last] = await Promise.all([
+      this.status(session),
+      this.deps.runs.listRuns(id),
+      this.deps.runs.listToolCalls(id),
+      this.deps.approvals.list({ sessionId: id, limit: 1000 }),
+      db
+        .selectFrom("proposals")
+        .select(["id", "status", "title"])
+        .where("session_id", "=", id)
+        .orderBy("id")
+        .execute(),
+      db
+        .selectFrom("pull_requests")
+        .select(["id", "number", "url", "state"])
+        .where("session_id", "=", id)
+        .orderBy("id")
+        .execute(),
+      db
+        .selectFrom("events")
+        .select("seq")
+        .where("session_id", "=", id)
+        .orderBy("seq", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+    ]);
+    return {
+      session,
+      status,
+      runs,
+      toolCalls,
+      approvals,
+      proposals,
+      pullRequests: prs.map((pr) => ({ ...pr, number: Number(pr.number) })),
+      lastEventSeq: last ? Number(last.seq) : null,
+    };
   }
 
   /** Runs `work` holding the session's lock; a held lock is 429 SESSION_BUSY for the caller. */
