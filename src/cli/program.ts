@@ -5,6 +5,7 @@ import { registerLogs } from "./commands/logs.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerNotifications } from "./commands/notifications.js";
 import { registerPr } from "./commands/pr.js";
+import { registerSession } from "./commands/session.js";
 import { registerProposal } from "./commands/proposal.js";
 import { registerRepo } from "./commands/repo.js";
 import { registerServe } from "./commands/serve.js";
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerRepo(program);
   registerProposal(program);
   registerPr(program);
+  registerSession(program);
   registerNotifications(program);
   for (const command of program.commands) {
     command.exitOverride();
