@@ -334,6 +334,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         logger,
         lockTimeoutMs: config.prWorker.lockTimeoutSeconds * 1000,
         lockRetryMs: options.lockRetryMs ?? 2000,
+        sessionFacts: agentSessions.facts,
       });
       await queue.work<PrOpenJob>(PR_OPEN_QUEUE, { concurrency: config.prWorker.concurrency }, (job) =>
         worker.handle(job),

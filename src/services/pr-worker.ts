@@ -30,6 +30,7 @@ import type { RepoLocks } from "../store/repo-locks.js";
 import type { RepoRecord, RepoStore } from "../store/repo-store.js";
 import { applyFilesChange, applyParamsChange, resolveInsideClone } from "./apply-proposal-change.js";
 import type { EventLog } from "./event-log.js";
+import type { SessionFacts } from "./sessions/session-facts.js";
 import type { PrOpenJob } from "./proposal-service.js";
 import type { SecretReader } from "./secrets.js";
 import { gitFailure, githubFailure, toWorkerFailure, WorkerFailure } from "./worker-failure.js";
@@ -52,6 +53,8 @@ export interface PrWorkerDeps {
   /** How long to put a job back when its repo is busy. */
   lockRetryMs: number;
   now?: () => number;
+  /** The session side of a new PR: its status (e.g. `idle` → `pr_open`), announced in the same transaction. */
+  sessionFacts?: Pick<SessionFacts, "announceWithin">;
 }
 
 type ChartOutcome = "committed" | "table" | "none";
@@ -304,6 +307,9 @@ export class PrWorker {
         payload: { proposalId: proposal.id, from: "pending", to: "pr_opened", cause: "pr_opened" },
       });
       emit({ kind: "pr.opened", sessionId: proposal.sessionId, payload: prPayload });
+      if (proposal.sessionId && deps.sessionFacts) {
+        await deps.sessionFacts.announceWithin(trx, emit, proposal.sessionId, "pr_opened", now);
+      }
       return marked;
     });
     if (marked.ok) {

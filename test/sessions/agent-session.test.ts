@@ -157,6 +157,8 @@ describe.each(DATABASE_KINDS)("a built-in agent session ($kind)", ({ kind, skip 
         .reverse();
       expect(statuses.slice(0, 3)).toEqual(["queued", "running", "awaiting_approval"]);
       expect(statuses[3]).toBe("running");
+      // The PR worker announces what the new PR does to the session's status.
+      expect(statuses.at(-1)).toBe("pr_open");
       // Newest first from the store: reversed, oldest first.
       const kinds = (await harness.server.running.events.list({ sessionId: session.id, limit: 1000 }))
         .map((event) => event.kind)
