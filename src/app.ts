@@ -302,6 +302,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         repos: repoStore,
         proposals,
         git: gitRunner,
+        notifier: notifications,
         runsAgents: role !== "api",
         logger,
       });

@@ -64,6 +64,8 @@ describe.each(DATABASE_KINDS)("a built-in agent session ($kind)", ({ kind, skip 
         "agents:",
         `  skillPacks: [${JSON.stringify(path.join(dir, "pack"))}]`,
         "  approvals: { scanIntervalSeconds: 3600 }",
+        // Medium: read_file runs, and humans are told.
+        "  gate: { tools: { read_file: medium } }",
       ].join("\n"),
     });
     repo = await harness.addRepo({
@@ -110,6 +112,14 @@ describe.each(DATABASE_KINDS)("a built-in agent session ($kind)", ({ kind, skip 
         ["submit_proposal", "pending_approval"],
       ]);
       expect(JSON.stringify(calls[0]?.result)).toContain("title_boost");
+      expect(calls[0]).toMatchObject({ gateAction: "notify", gateReason: "medium_risk" });
+      const told = await harness.server.running.database.db
+        .selectFrom("notifications")
+        .selectAll()
+        .where("session_id", "=", session.id)
+        .where("kind", "=", "gate.notify")
+        .execute();
+      expect(told.map((row) => row.title)).toEqual(["builtin:read_file ran in session " + session.id]);
       // Injected arguments are the framework's: the proposal call carries nothing the LLM cannot see.
       expect(calls[1]?.args).toMatchObject({ kind: "params", title: "Lower the title boost" });
 

@@ -22,6 +22,7 @@ import type {
   SessionStore,
 } from "../../store/session-store.js";
 import { StaleVersionError } from "../../store/transitions.js";
+import type { Notifier } from "../notifier.js";
 import type { AppendEvent } from "../event-log.js";
 import { agentTools, executeTool, planToolCall, type AgentTool } from "./agent-tools.js";
 import type { SessionFacts } from "./session-facts.js";
@@ -48,6 +49,8 @@ export interface AgentRunnerDeps {
   lessonsFor(session: SessionRecord): Promise<string>;
   /** After a session reached an outcome (lesson extraction; best effort). */
   onTerminal(sessionId: string): Promise<void>;
+  /** Tells humans (the gate's `notify`: a medium-risk call ran). */
+  notifier: Notifier;
   gate: GatePolicy;
   approvalTimeoutMs: number;
   maxRunningSessions: number;
@@ -558,6 +561,17 @@ export class AgentRunner {
           { status: outcome.isError ? "failed" : "executed", result: outcome.result },
           now(),
         );
+        if (record.gateAction === "notify") {
+          await this.deps.notifier.notify({
+            dedupKey: `gate:${record.id}`,
+            kind: "gate.notify",
+            priority: "info",
+            title: `${record.server}:${record.tool} ran in session ${session.id}`,
+            body: `${outcome.isError ? "It failed" : "It ran"} (risk ${record.risk ?? "unknown"}, ${record.gateReason}). Goal: ${session.goal}`,
+            repoId: session.repoId,
+            sessionId: session.id,
+          });
+        }
         await this.deps.facts.write(
           session.id,
           (await this.#fresh(session)).version,

@@ -30,6 +30,7 @@ import { SessionStore, type SessionRecord } from "../../store/session-store.js";
 import type { EventLog } from "../event-log.js";
 import { LessonService } from "../lesson-service.js";
 import type { ProposalService } from "../proposal-service.js";
+import type { Notifier } from "../notifier.js";
 import type { SecretReader } from "../secrets.js";
 import { AgentRunner, type LoadedSkillPack } from "./agent-runner.js";
 import { SessionFacts } from "./session-facts.js";
@@ -128,6 +129,7 @@ export async function createSessions(deps: {
   repos: RepoStore;
   proposals: ProposalService;
   git: GitRunner;
+  notifier: Notifier;
   runsAgents: boolean;
   logger: Logger;
   clock?: () => number;
@@ -224,6 +226,7 @@ export async function createSessions(deps: {
       );
       return found.map((lesson) => `- (${lesson.outcome.kind}) ${lesson.summary}`).join("\n");
     },
+    notifier: deps.notifier,
     onTerminal: async (sessionId) => {
       await lessons.extractOnTerminal(sessionId);
     },
