@@ -160,6 +160,11 @@ export class LessonService {
     }
   }
 
+  /** The lessons extracted from one session (deleted ones left out). */
+  listBySession(sessionId: string): Promise<LessonRecord[]> {
+    return this.#deps.store.listBySession(sessionId);
+  }
+
   /**
    * The `k` lessons most similar to a new session: full-text ranking, then — with an embedder —
    * the top `k × 4` full-text candidates re-ranked by cosine similarity to the query. Candidates

@@ -70,6 +70,7 @@ const EXPECTED: Record<string, Expected> = {
   "POST /api/v1/sessions/:id/send": { kind: "roles", roles: ["admin", "operator"] },
   "POST /api/v1/sessions/:id/stop": { kind: "roles", roles: ["admin", "operator"] },
   "GET /api/v1/sessions/:id/retry-preview": { kind: "roles", roles: READERS },
+  "GET /api/v1/sessions/:id/lessons": { kind: "roles", roles: READERS, agentOwnSession: true },
   "POST /api/v1/sessions/:id/retry": { kind: "roles", roles: ["admin", "operator"] },
   "GET /api/v1/approvals": { kind: "roles", roles: READERS },
   "POST /api/v1/approvals/:id": { kind: "roles", roles: ["admin", "operator"] },
@@ -449,6 +450,11 @@ const FIXTURES: Record<string, (server: TestServer) => Promise<Probe>> = {
     transport: "inject",
     method: "POST",
     path: `/api/v1/sessions/${await storedSession(server)}/stop`,
+  }),
+  "GET /api/v1/sessions/:id/lessons": async (server) => ({
+    transport: "inject",
+    method: "GET",
+    path: `/api/v1/sessions/${await storedSession(server, SESSION)}/lessons`,
   }),
   "GET /api/v1/sessions/:id/retry-preview": async (server) => ({
     transport: "inject",

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -129,6 +129,25 @@ describe("shepherd session and approvals", () => {
       { timeoutMs: 30_000, intervalMs: 200, message: "the session never resolved" },
     );
     expect(resolved.outcome?.kind).toBe("resolved");
+
+    // The ending taught something: the lesson extracted from it, over the API.
+    const token = (await readFile(path.join(server.home, "admin.token"), "utf8")).trim();
+    const lessons = await waitFor(
+      async () => {
+        const response = await fetch(`${server.url}/api/v1/sessions/${sessionId}/lessons`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as {
+          extracted: { outcome: { kind: string }; summary: string }[];
+        };
+        return body.extracted.length > 0 ? body.extracted : null;
+      },
+      { timeoutMs: 10_000, intervalMs: 200, message: "no lesson was extracted" },
+    );
+    expect(lessons).toEqual([
+      expect.objectContaining({ outcome: { kind: "resolved", detail: "Nothing left to do" } }),
+    ]);
 
     const listed = await shepherd("session", "ls");
     expectSuccess(listed);

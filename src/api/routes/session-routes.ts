@@ -4,6 +4,7 @@ import { SESSION_STATUSES } from "../../domain/session-status.js";
 import { OUTCOME_KINDS, PAUSE_KINDS, RUN_STATES } from "../../domain/session.js";
 import type { ApprovalRecord } from "../../store/approval-store.js";
 import { APPROVAL_STATES } from "../../store/approval-store.js";
+import type { LessonRecord } from "../../store/lesson-store.js";
 import type { SessionRecord } from "../../store/session-store.js";
 import type { SessionDetail } from "../../services/sessions/session-service.js";
 import { READER_ROLES, rolesAccess } from "../access.js";
@@ -284,6 +285,57 @@ export function registerSessionRoutes(app: ApiApp, ctx: ApiContext): void {
     async (request) => {
       const session = await ctx.sessions.stop(request.params.id, request.principal);
       return view(session, await ctx.sessions.status(session));
+    },
+  );
+
+  const lessonSchema = z.object({
+    id: z.string(),
+    sourceSessionId: z.string(),
+    skill: z.string().nullable(),
+    outcome: z.object({ kind: z.string(), detail: z.string().optional() }),
+    summary: z.string(),
+    toolSequence: z.array(z.object({ tool: z.string(), status: z.string(), count: z.number().int() })),
+    confidenceFinal: z.number().nullable(),
+    createdAt: z.string(),
+  });
+  const lessonView = (lesson: LessonRecord): z.infer<typeof lessonSchema> => ({
+    id: lesson.id,
+    sourceSessionId: lesson.sourceSessionId,
+    skill: lesson.skill,
+    outcome: lesson.outcome,
+    summary: lesson.summary,
+    toolSequence: lesson.toolSequence,
+    confidenceFinal: lesson.confidenceFinal,
+    createdAt: iso(lesson.createdAt) as string,
+  });
+  app.get(
+    "/api/v1/sessions/:id/lessons",
+    {
+      config: {
+        access: rolesAccess(READER_ROLES, {
+          agentSession: (request) => (request.params as { id: string }).id,
+        }),
+      },
+      schema: {
+        tags: ["sessions"],
+        summary: "The lesson extracted from this session, and the past lessons most similar to it",
+        params: idParams,
+        response: {
+          200: z.object({
+            extracted: z.array(lessonSchema).describe("Made when the session ended"),
+            similar: z
+              .array(lessonSchema.extend({ score: z.number() }))
+              .describe("What a session like this one is given, best first (agents.lessons.topK)"),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const { extracted, similar } = await ctx.sessions.lessons(request.params.id);
+      return {
+        extracted: extracted.map(lessonView),
+        similar: similar.map((lesson) => ({ ...lessonView(lesson), score: lesson.score })),
+      };
     },
   );
 

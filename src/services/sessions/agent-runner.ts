@@ -47,8 +47,6 @@ export interface AgentRunnerDeps {
   toolContext(session: SessionRecord, toolCallId: string): Promise<BuiltinToolContext>;
   /** Lessons for a new session's first agent, as prompt text (empty when none). */
   lessonsFor(session: SessionRecord): Promise<string>;
-  /** After a session reached an outcome (lesson extraction; best effort). */
-  onTerminal(sessionId: string): Promise<void>;
   /** Tells humans (the gate's `notify`: a medium-risk call ran). */
   notifier: Notifier;
   gate: GatePolicy;
@@ -779,6 +777,5 @@ export class AgentRunner {
     ).catch((failure: unknown) => {
       if (!(failure instanceof SessionGone)) throw failure;
     });
-    await this.deps.onTerminal(session.id);
   }
 }

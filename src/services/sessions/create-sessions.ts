@@ -138,14 +138,22 @@ export async function createSessions(deps: {
   const clock = deps.clock ?? Date.now;
   const packs = await loadPacks(config, deps.secrets, deps.runsAgents, logger);
   const sessions = new SessionStore(database.db);
-  const facts = new SessionFacts({ sessions, events: deps.events, clock });
-  const approvals = new ApprovalStore(database.db);
-  const messages = new SessionMessageStore(database.db);
   const lessons = new LessonService({
     store: new LessonStore(database.db, database.dialect),
     logger,
     events: deps.events,
   });
+  // Every ending teaches: the lesson is extracted once the outcome is committed (never fatal).
+  const facts = new SessionFacts({
+    sessions,
+    events: deps.events,
+    clock,
+    onTerminal: async (sessionId) => {
+      await lessons.extractOnTerminal(sessionId);
+    },
+  });
+  const approvals = new ApprovalStore(database.db);
+  const messages = new SessionMessageStore(database.db);
   const reader = new RepoReader(deps.git, path.join(config.home, "mirrors"));
   const clients = new Map<string, Promise<LlmClient>>();
   const locks: RepoLocks =
@@ -227,9 +235,6 @@ export async function createSessions(deps: {
       return found.map((lesson) => `- (${lesson.outcome.kind}) ${lesson.summary}`).join("\n");
     },
     notifier: deps.notifier,
-    onTerminal: async (sessionId) => {
-      await lessons.extractOnTerminal(sessionId);
-    },
     gate: config.agents.gate,
     approvalTimeoutMs: config.agents.approvals.timeoutSeconds * 1000,
     maxRunningSessions: config.agents.maxRunningSessions,
@@ -247,6 +252,7 @@ export async function createSessions(deps: {
     locks,
     runner,
     runs,
+    lessons,
     packs,
     config: config.agents,
     clock,
@@ -254,6 +260,7 @@ export async function createSessions(deps: {
   });
 
   let watchdog: NodeJS.Timeout | null = null;
+  let backfillTimer: NodeJS.Timeout | null = null;
   return {
     service,
     facts,
@@ -264,6 +271,19 @@ export async function createSessions(deps: {
         { concurrency: config.agents.maxRunningSessions },
         (job) => service.runJob(job.payload.sessionId, job.signal),
       );
+      // Lessons of sessions that ended without one (a crash, an older extractor): at start and
+      // every 24 hours; idempotent, so several workers doing it at once add nothing twice.
+      const backfill = (): void => {
+        lessons
+          .backfill({ windowDays: config.agents.lessons.backfillWindowDays })
+          .then((result) => {
+            if (result.added > 0) logger.info(result, "lessons back-filled");
+          })
+          .catch((error: unknown) => logger.warn({ err: error }, "lesson back-fill failed"));
+      };
+      backfill();
+      backfillTimer = setInterval(backfill, 24 * 60 * 60_000);
+      backfillTimer.unref();
       const scan = (): void => {
         service
           .expireApprovals()
@@ -275,6 +295,7 @@ export async function createSessions(deps: {
     },
     async close() {
       if (watchdog) clearInterval(watchdog);
+      if (backfillTimer) clearInterval(backfillTimer);
       await Promise.all([...packs.values()].map((entry) => entry.mcp?.close() ?? Promise.resolve()));
       await locks.close();
     },

@@ -62,6 +62,8 @@ export class SessionFacts {
       events: EventLog;
       clock: () => number;
       statusPolicy?: StatusPolicy;
+      /** After a write that gave the session its outcome committed (lessons; must not throw). */
+      onTerminal?: (sessionId: string) => Promise<void>;
     },
   ) {
     this.#policy = deps.statusPolicy ?? DEFAULT_STATUS_POLICY;
@@ -92,6 +94,7 @@ export class SessionFacts {
       const change = await this.announceWithin(trx, emit, session, cause, now);
       return { session, change };
     });
+    if (patch.outcome && this.deps.onTerminal) await this.deps.onTerminal(sessionId);
     return result;
   }
 

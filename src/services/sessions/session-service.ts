@@ -14,6 +14,8 @@ import type { AgentRunRecord, AgentRunStore, ToolCallRecord } from "../../store/
 import type { SessionStatus } from "../../domain/session-status.js";
 import type { EventLog } from "../event-log.js";
 import type { AgentRunner, LoadedSkillPack } from "./agent-runner.js";
+import type { LessonRecord } from "../../store/lesson-store.js";
+import type { LessonService, RetrievedLesson } from "../lesson-service.js";
 import type { SessionFacts } from "./session-facts.js";
 
 export const SESSION_RUN_QUEUE = "session.run";
@@ -65,6 +67,7 @@ export class SessionService {
       locks: RepoLocks;
       runner: AgentRunner;
       runs: AgentRunStore;
+      lessons: LessonService;
       packs: ReadonlyMap<string, LoadedSkillPack>;
       config: AgentsConfig;
       clock: () => number;
@@ -166,6 +169,28 @@ export class SessionService {
 
   count(filter: Omit<SessionFilter, "before" | "limit">): Promise<number> {
     return this.deps.sessions.count(filter);
+  }
+
+  /**
+   * A session's lessons (SPEC C6): the one extracted from it when it ended, and the ones a new
+   * session like it would be given (what its first agent received, ranked the same way now).
+   */
+  async lessons(id: string): Promise<{ extracted: LessonRecord[]; similar: RetrievedLesson[] }> {
+    const session = await this.get(id);
+    const [extracted, similar] = await Promise.all([
+      this.deps.lessons.listBySession(id),
+      this.deps.lessons.retrieveFor(
+        {
+          goal: session.goal,
+          inputs: session.inputs,
+          skill: session.skill,
+          repoId: session.repoId,
+          excludeSessionId: id,
+        },
+        this.deps.config.lessons.topK,
+      ),
+    ]);
+    return { extracted, similar };
   }
 
   /** The status a session shows, derived now from its facts and its PRs. */
