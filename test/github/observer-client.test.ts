@@ -766,7 +766,7 @@ describe("listOpenPulls: conditional, page by page", () => {
     expect(pages()).toEqual(["1:304", "2:304"]);
     expect(same).toMatchObject({ unchanged: true, cost: 0 });
     expect(same.pulls.map((pull) => pull.number)).toEqual(numbers);
-  });
+  }, 120_000); // 101 PRs, each a real git push: slow on a loaded machine
 });
 
 describe("the caller's deadline and the observer profile", () => {
