@@ -282,11 +282,6 @@ export class AgentRunStore {
     return row ? toToolCall(row) : null;
   }
 
-  async getToolCall(id: string, trx: Kysely<Schema> = this.db): Promise<ToolCallRecord | null> {
-    const row = await trx.selectFrom("tool_calls").selectAll().where("id", "=", id).executeTakeFirst();
-    return row ? toToolCall(row) : null;
-  }
-
   async listToolCalls(sessionId: string): Promise<ToolCallRecord[]> {
     const rows = await this.db
       .selectFrom("tool_calls")

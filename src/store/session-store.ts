@@ -99,7 +99,7 @@ const PATCH_COLUMNS = {
 } as const satisfies Partial<Record<keyof SessionFactsPatch, keyof SessionsTable>>;
 
 /** The columns a facts patch writes (JSON columns serialized). */
-export function sessionPatchColumns(patch: SessionFactsPatch): Record<string, unknown> {
+function sessionPatchColumns(patch: SessionFactsPatch): Record<string, unknown> {
   const set: Record<string, unknown> = {};
   for (const [key, column] of Object.entries(PATCH_COLUMNS)) {
     const value = patch[key as keyof typeof PATCH_COLUMNS];

@@ -164,10 +164,7 @@ export class AgentRunner {
   }
 
   async #pendingApprovalCall(run: AgentRunRecord): Promise<ToolCallRecord | null> {
-    const messages = await this.deps.runs.messages(run.id);
-    const last = [...messages].reverse().find((message) => message.role === "assistant");
-    const calls = (last?.body as { toolCalls?: LlmToolCall[] } | undefined)?.toolCalls ?? [];
-    for (const call of calls) {
+    for (const call of this.#pendingCalls(await this.deps.runs.messages(run.id))) {
       const record = await this.deps.runs.toolCallByLlmId(run.id, call.id);
       if (record?.status === "pending_approval") {
         const approval = await this.deps.approvals.byToolCall(record.id);
