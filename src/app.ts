@@ -250,6 +250,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
     const proposals = new ProposalService({
       store: proposalStore,
       repos: repoStore,
+      pullRequests: pullRequestStore,
       events,
       queue,
       secrets,
@@ -257,7 +258,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
     });
     const webhookIntake = new WebhookIntake({
       deliveries: new WebhookDeliveryStore(database.db),
-      pullRequests: new PullRequestStore(database.db),
+      pullRequests: pullRequestStore,
       observations: new RepoObservationStore(database.db),
       secrets,
       events,
@@ -323,6 +324,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
       const worker = new PrWorker({
         proposals: proposalStore,
         repos: repoStore,
+        pullRequests: pullRequestStore,
         events,
         secrets,
         github,

@@ -15,6 +15,7 @@ export const EVENT_KINDS = [
   "proposal.created",
   "proposal.status_changed",
   "pr.opened",
+  "pr.follow_up_pushed",
   "pr.observed",
   "pr.state_changed",
   "reaction.fired",

@@ -19,6 +19,7 @@ export const GATE_REASONS = [
   "gated_env",
   "low_confidence",
   "denied_tool",
+  "follow_up_auto",
 ] as const;
 export type GateReason = (typeof GATE_REASONS)[number];
 

@@ -13,6 +13,8 @@ export interface PrContentInput {
   /** `table` when the chart could not be rendered and the importance goes into the body instead. */
   chart: "committed" | "table" | "none";
   publicUrl: string | null;
+  /** `follow_up`: the text of the comment that announces a follow-up commit on an open PR. */
+  role?: "pr" | "follow_up";
 }
 
 const CELL_MAX = 200;
@@ -136,13 +138,33 @@ export function renderPrBody(input: PrContentInput): string {
       ? `([proposal](${base}/proposals/${input.proposalId}))`
       : "";
   sections.push(
-    [
-      "---",
-      `Opened by Shepherd from proposal \`${input.proposalId}\`${origin ? ` ${origin}` : ""}.` +
-        " Close it here or reject the proposal in Shepherd.",
-    ].join("\n"),
+    input.role === "follow_up"
+      ? [
+          "---",
+          `Pushed to this pull request by Shepherd from follow-up proposal \`${input.proposalId}\`${origin ? ` ${origin}` : ""}.`,
+        ].join("\n")
+      : [
+          "---",
+          `Opened by Shepherd from proposal \`${input.proposalId}\`${origin ? ` ${origin}` : ""}.` +
+            " Close it here or reject the proposal in Shepherd.",
+        ].join("\n"),
   );
   return `${sections.join("\n\n")}\n`;
+}
+
+export function followUpMarker(proposalId: string): string {
+  return `<!-- shepherd:follow-up:${proposalId} -->`;
+}
+
+/** The conversation comment that says what a follow-up commit changed, and why. */
+export function renderFollowUpComment(input: PrContentInput & { commit: string | null }): string {
+  const at = input.commit ? ` (${input.commit.slice(0, 7)})` : "";
+  const body = renderPrBody({
+    ...input,
+    chart: input.chart === "none" ? "none" : "table",
+    role: "follow_up",
+  });
+  return `${followUpMarker(input.proposalId)}\n### Follow-up: ${renderPrTitle(input.title)}${at}\n\n${body}`;
 }
 
 /** The commit message: subject, optional summary, and the trailers that mark our own commits. */

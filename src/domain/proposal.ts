@@ -48,6 +48,9 @@ export const WORKER_ERROR_CODES = [
   // The repository or its token stopped being usable after the PR was requested.
   "REPO_NOT_CONFIGURED",
   "GITHUB_NOT_CONFIGURED",
+  // A follow-up's pull request is merged or closed, or its branch lives in a fork.
+  "PR_NOT_OPEN",
+  "PR_IN_FORK",
 ] as const;
 export type WorkerErrorCode = (typeof WORKER_ERROR_CODES)[number];
 

@@ -246,6 +246,39 @@ describe("shouldGate", () => {
       () => gate(dev, call("fs", "read"), 0),
       { action: "auto", reason: "low_risk", risk: "low" },
     ],
+    // An approved follow-up (followUps: auto) is a high-risk call that runs and notifies…
+    [
+      "high, approved follow-up → notify",
+      () => gate(dev, { ...call("fs", "write"), approvedFollowUp: true }, 0.9),
+      { action: "notify", reason: "follow_up_auto", risk: "high" },
+    ],
+    // …unless the environment or a low confidence asks for a human,…
+    [
+      "approved follow-up in production → approve",
+      () => gate(prod, { ...call("fs", "write"), approvedFollowUp: true }, 0.9),
+      { action: "approve", reason: "gated_env", risk: "high" },
+    ],
+    [
+      "approved follow-up with low confidence → approve",
+      () => gate(dev, { ...call("fs", "write"), approvedFollowUp: true }, 0.2),
+      { action: "approve", reason: "low_confidence", risk: "high" },
+    ],
+    // …and it never loosens a refusal or an unknown tool, nor tightens a low one.
+    [
+      "approved follow-up of a denied tool → deny",
+      () => gate(dev, { ...call("fs", "rm"), approvedFollowUp: true }, 0.9),
+      { action: "deny", reason: "denied_tool", risk: "deny" },
+    ],
+    [
+      "approved follow-up of an unknown tool → approve",
+      () => gate(dev, { ...call("mcp", "mystery"), approvedFollowUp: true }, 0.9),
+      { action: "approve", reason: "unknown_tool", risk: null },
+    ],
+    [
+      "approved follow-up of a low tool → auto",
+      () => gate(dev, { ...call("fs", "read"), approvedFollowUp: true }, 0.9),
+      { action: "auto", reason: "low_risk", risk: "low" },
+    ],
     // 6. and 7.
     [
       "medium → notify",

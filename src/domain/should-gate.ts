@@ -7,6 +7,12 @@ export interface GateCall {
   tool: string;
   /** What Shepherd's built-in tool declares; null for MCP and harness tools. */
   declaredRisk: ToolRisk | null;
+  /**
+   * A follow-up to a PR an operator already approved, on a repo whose `followUps` is `auto`
+   * (SPEC C3): a high-risk call is treated as medium — it runs and notifies, unless the
+   * environment or a low confidence asks for a human anyway.
+   */
+  approvedFollowUp?: boolean;
 }
 
 export interface GateSession {
@@ -66,7 +72,8 @@ function decision(action: GateAction, reason: GateReason, risk: ToolRisk | null)
  * the session's environment is gated (so production gates everything above low) or when the agent
  * reported a confidence below the threshold (null = no signal yet, not low; NaN is a broken
  * signal and counts as low, so it can never relax a gate); otherwise `medium` runs and notifies
- * and `low` runs. Refusal and approval come first so that no later rule can loosen them.
+ * and `low` runs. An approved follow-up turns a high-risk call into one handled like `medium`.
+ * Refusal and approval come first so that no later rule can loosen them.
  */
 export function shouldGate(
   session: GateSession,
@@ -77,9 +84,10 @@ export function shouldGate(
   const risk = resolveToolRisk(call, policy);
   if (risk === "deny") return decision("deny", "denied_tool", risk);
   if (risk === null) return decision("approve", "unknown_tool", risk);
-  if (risk === "high") return decision("approve", "high_risk_tool", risk);
-  // Only `medium` is left above `low`.
-  if (risk === "medium") {
+  const followUp = risk === "high" && call.approvedFollowUp === true;
+  if (risk === "high" && !followUp) return decision("approve", "high_risk_tool", risk);
+  // Only `medium` (or an approved follow-up) is left above `low`.
+  if (risk === "medium" || followUp) {
     const environment = session.environment?.toLowerCase() ?? null;
     if (
       environment !== null &&
@@ -90,7 +98,7 @@ export function shouldGate(
     if (confidence !== null && !(confidence >= policy.confidenceThreshold)) {
       return decision("approve", "low_confidence", risk);
     }
-    return decision("notify", "medium_risk", risk);
+    return decision("notify", followUp ? "follow_up_auto" : "medium_risk", risk);
   }
   if (risk === "low") return decision("auto", "low_risk", risk);
   // A value outside TOOL_RISKS got past config validation: fail closed, as for an unknown tool.

@@ -90,6 +90,21 @@ export class RepoClone {
     return (await this.#git(["log", "-1", "--format=%B", `refs/remotes/origin/${branch}`])).stdout;
   }
 
+  /** The messages of the newest `limit` commits of a remote-tracking branch, newest first. */
+  async remoteCommitMessages(branch: string, limit: number): Promise<string[]> {
+    assertRef(branch);
+    const { stdout } = await this.#git([
+      "log",
+      `--max-count=${Math.max(1, Math.floor(limit))}`,
+      "--format=%B%x00",
+      `refs/remotes/origin/${branch}`,
+    ]);
+    return stdout
+      .split("\0")
+      .map((message) => message.trim())
+      .filter((message) => message !== "");
+  }
+
   /** `git status --porcelain` lines: empty when the working tree matches HEAD. */
   async changedPaths(): Promise<string[]> {
     const { stdout } = await this.#git(["status", "--porcelain", "--untracked-files=all"]);

@@ -6,8 +6,10 @@ import { importanceChartSvg } from "../domain/importance-chart.js";
 import {
   chartMarker,
   chartPath,
+  followUpMarker,
   renderChartComment,
   renderCommitMessage,
+  renderFollowUpComment,
   renderPrBody,
   renderPrTitle,
 } from "../domain/pr-content.js";
@@ -38,6 +40,7 @@ import { gitFailure, githubFailure, toWorkerFailure, WorkerFailure } from "./wor
 export interface PrWorkerDeps {
   proposals: ProposalStore;
   repos: RepoStore;
+  pullRequests: PullRequestStore;
   events: EventLog;
   secrets: SecretReader;
   github: GitHubClients;
@@ -58,6 +61,9 @@ export interface PrWorkerDeps {
 }
 
 type ChartOutcome = "committed" | "table" | "none";
+
+/** How many of a PR branch's newest commits are searched for a follow-up's own earlier push. */
+const FOLLOW_UP_SEARCH_DEPTH = 100;
 
 class Released extends Error {
   override name = "Released";
@@ -148,6 +154,10 @@ export class PrWorker {
     const proposal = await deps.proposals.get(proposalId);
     if (!proposal || proposal.status !== "pending") {
       log.info({ status: proposal?.status ?? null }, "proposal no longer pending; nothing to open");
+      return;
+    }
+    if (proposal.followUpOf !== null) {
+      await this.#followUpLocked(job, proposal, proposal.followUpOf, repo, token, log);
       return;
     }
     const started = this.#now();
@@ -322,6 +332,162 @@ export class PrWorker {
     }
   }
 
+  /**
+   * A follow-up (SPEC C3 `followUpOf`): the change is committed on the open PR's own branch and
+   * pushed (never forced) — no new PR. Idempotent like the rest: a commit carrying this
+   * proposal's trailer among the branch's newest commits is our earlier push, adopted as is.
+   */
+  async #followUpLocked(
+    job: JobContext<PrOpenJob>,
+    proposal: ProposalRecord,
+    prId: string,
+    repo: RepoRecord,
+    token: string,
+    log: Logger,
+  ): Promise<void> {
+    const { deps } = this;
+    const tracked = await deps.pullRequests.get(prId);
+    if (!tracked || tracked.repoId !== repo.id) {
+      throw new WorkerFailure("PR_NOT_OPEN", `pull request ${prId} is not one of ${repo.name}'s`);
+    }
+    const client = deps.github.forToken(token);
+    const fullName = `${repo.owner}/${repo.repo}`;
+    let pull: PullRef;
+    try {
+      pull = await client.getPull(repo.owner, repo.repo, tracked.number);
+    } catch (error) {
+      if (error instanceof GitHubError) throw githubFailure(error, `reading ${fullName}#${tracked.number}`);
+      throw error;
+    }
+    if (pull.state !== "open") {
+      throw new WorkerFailure(
+        "PR_NOT_OPEN",
+        `${fullName}#${pull.number} is ${pull.merged ? "merged" : "closed"}; a follow-up needs an open pull request: propose the change on its own`,
+      );
+    }
+    if (pull.headRepo !== fullName) {
+      throw new WorkerFailure(
+        "PR_IN_FORK",
+        `${fullName}#${pull.number} comes from ${pull.headRepo ?? "a deleted fork"}; Shepherd pushes only to branches of ${fullName}`,
+      );
+    }
+    const branch = pull.headRef;
+    const clone = new RepoClone(
+      deps.git,
+      path.join(deps.clonesDir, repo.id),
+      gitRemoteUrl(deps.urls, repo.owner, repo.repo),
+      { remoteBase: deps.urls.webUrl, token },
+    );
+    await this.#git(() => clone.ensure(), "clone");
+    this.#checkpoint(job);
+    // The PR's branch as it is on GitHub now, clean.
+    await this.#git(() => clone.resetToBase(branch, branch), "fetch");
+    this.#checkpoint(job);
+    const recent = await this.#git(() => clone.remoteCommitMessages(branch, FOLLOW_UP_SEARCH_DEPTH), "fetch");
+    const adopted = recent.some((message) => carriesProposalTrailer(message, proposal.id));
+    let paramChanges: { key: string; from: unknown; to: unknown }[] | null = null;
+    let commit: string | null = null;
+    if (adopted) {
+      log.info({ branch }, "this follow-up is already on the branch (an earlier attempt pushed it)");
+      if (proposal.kind === "params") {
+        paramChanges = Object.entries((proposal.change as ParamsChange).set).map(([key, value]) => ({
+          key,
+          from: value.from,
+          to: value.to,
+        }));
+      }
+    } else {
+      if (proposal.kind === "params")
+        paramChanges = await applyParamsChange(clone.dir, proposal.change as ParamsChange);
+      else await applyFilesChange(clone.dir, proposal.change as FilesChange);
+      if ((await this.#git(() => clone.changedPaths(), "fetch")).length === 0) {
+        throw new WorkerFailure(
+          "NO_CHANGES",
+          `the change leaves ${fullName}#${pull.number}'s branch exactly as it is`,
+        );
+      }
+      commit = await this.#git(
+        () =>
+          clone.commitAll(
+            deps.redactor.redact(
+              renderCommitMessage({
+                proposalId: proposal.id,
+                sessionId: proposal.sessionId,
+                title: proposal.title,
+                summary: proposal.evidence?.summary,
+              }),
+            ),
+          ),
+        "fetch",
+      );
+      this.#checkpoint(job);
+      await this.#git(() => clone.push(branch), "push");
+    }
+    this.#checkpoint(job);
+
+    // What changed and why, on the PR's conversation (non-fatal; found by its marker first).
+    const comment = deps.redactor.redact(
+      renderFollowUpComment({
+        proposalId: proposal.id,
+        sessionId: proposal.sessionId,
+        title: proposal.title,
+        paramChanges,
+        fileChanges: proposal.kind === "files" ? (proposal.change as FilesChange).files : null,
+        evidence: proposal.evidence,
+        chart: "none",
+        publicUrl: deps.publicUrl,
+        commit,
+      }),
+    );
+    await this.#ensureComment(client, repo, pull, followUpMarker(proposal.id), comment, log);
+
+    const now = this.#now();
+    const payload = {
+      proposalId: proposal.id,
+      repoId: repo.id,
+      repo: repo.name,
+      prId: tracked.id,
+      number: pull.number,
+      url: pull.url,
+      branch,
+      adopted,
+      ...(commit ? { commit } : {}),
+    };
+    const { result: marked } = await deps.events.transaction(async (trx, emit) => {
+      const marked = await new ProposalStore(trx).markOpened(
+        proposal.id,
+        { number: pull.number, url: pull.url, nodeId: pull.nodeId, branch },
+        now,
+      );
+      if (!marked.ok) {
+        emit({
+          kind: "pr.follow_up_pushed",
+          sessionId: proposal.sessionId,
+          payload: { ...payload, orphaned: true, proposalStatus: marked.current },
+        });
+        return marked;
+      }
+      // The observer reads the PR at its next pass instead of waiting for the list to show a change.
+      await new PullRequestStore(trx).markDirty(trx, { repoId: repo.id, nodeIds: [pull.nodeId] }, now);
+      emit({
+        kind: "proposal.status_changed",
+        sessionId: proposal.sessionId,
+        payload: { proposalId: proposal.id, from: "pending", to: "pr_opened", cause: "follow_up_pushed" },
+      });
+      emit({ kind: "pr.follow_up_pushed", sessionId: proposal.sessionId, payload });
+      if (proposal.sessionId && deps.sessionFacts) {
+        await deps.sessionFacts.announceWithin(trx, emit, proposal.sessionId, "follow_up_pushed", now);
+      }
+      return marked;
+    });
+    if (marked.ok) log.info({ branch, pr: pull.number, adopted }, "follow-up pushed to the pull request");
+    else
+      log.warn(
+        { pr: pull.number, status: marked.current },
+        "proposal changed while its follow-up was pushed",
+      );
+  }
+
   /** Runs a git step, mapping its failure to the worker code of `stage`. */
   async #git<T>(step: () => Promise<T>, stage: "clone" | "fetch" | "push"): Promise<T> {
     try {
@@ -406,7 +572,6 @@ export class PrWorker {
     branch: string,
     log: Logger,
   ): Promise<void> {
-    const marker = chartMarker(proposalId);
     const body = this.deps.redactor.redact(
       renderChartComment({
         webUrl: this.deps.urls.webUrl,
@@ -416,6 +581,18 @@ export class PrWorker {
         proposalId,
       }),
     );
+    await this.#ensureComment(client, repo, pull, chartMarker(proposalId), body, log);
+  }
+
+  /** Posts a conversation comment once: a comment carrying `marker` means it is already there. */
+  async #ensureComment(
+    client: GitHubClient,
+    repo: RepoRecord,
+    pull: PullRef,
+    marker: string,
+    body: string,
+    log: Logger,
+  ): Promise<void> {
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         const comments = await client.listIssueComments(repo.owner, repo.repo, pull.number);
@@ -429,10 +606,7 @@ export class PrWorker {
         }
       }
     } catch (error) {
-      log.warn(
-        { err: error, pr: pull.number },
-        "chart comment could not be posted; the chart is on the branch",
-      );
+      log.warn({ err: error, pr: pull.number }, "comment could not be posted on the pull request");
     }
   }
 

@@ -5,7 +5,8 @@ import type { Principal } from "../domain/roles.js";
 import type { JobQueue } from "../queue/job-queue.js";
 import { newId } from "../store/ids.js";
 import type { ProposalFilter, ProposalRecord, ProposalStore } from "../store/proposal-store.js";
-import type { RepoStore } from "../store/repo-store.js";
+import type { PullRequestRecord, PullRequestStore } from "../store/pull-request-store.js";
+import type { RepoRecord, RepoStore } from "../store/repo-store.js";
 import type { EventLog } from "./event-log.js";
 import type { SecretReader } from "./secrets.js";
 
@@ -22,6 +23,8 @@ export interface CreateProposalInput {
   kind: ProposalKind;
   change: ProposalChange;
   evidence: Evidence | null;
+  /** A pull request id (`pr_…`): commit the change on that open PR's branch instead of opening a PR. */
+  followUpOf?: string | null;
 }
 
 export interface OpenPrResult {
@@ -37,12 +40,27 @@ function changedPaths(kind: ProposalKind, change: ProposalChange): string[] {
   return (change as { files: { path: string }[] }).files.map((file) => file.path);
 }
 
+function followUpInvalid(message: string): AppError {
+  return new AppError("VALIDATION_ERROR", message, {
+    details: { issues: [{ path: "body.followUpOf", message }] },
+  });
+}
+
+/**
+ * Whether a follow-up is opened without a new approval: the repo says `followUps: auto` and an
+ * operator approved the PR (Shepherd opened it from a proposal, which only an approval does).
+ */
+export function followUpOpensItself(repo: RepoRecord, target: PullRequestRecord): boolean {
+  return repo.followUps === "auto" && target.proposalId !== null;
+}
+
 /** Proposals and the operator's approval of one: opening its PR (SPEC C3). */
 export class ProposalService {
   constructor(
     private readonly deps: {
       store: ProposalStore;
       repos: RepoStore;
+      pullRequests: PullRequestStore;
       events: EventLog;
       queue: JobQueue;
       secrets: SecretReader;
@@ -74,6 +92,7 @@ export class ProposalService {
         details: { issues: [{ path: "body.change.files", message: "duplicate path" }] },
       });
     }
+    const target = input.followUpOf ? await this.followUpTarget(repo, input.followUpOf) : null;
     const now = this.#now();
     const record = await this.deps.store.insert({
       id: newId("prop", now),
@@ -83,6 +102,7 @@ export class ProposalService {
       kind: input.kind,
       change: input.change,
       evidence: input.evidence,
+      followUpOf: target?.id ?? null,
       createdBy: by?.tokenId ?? null,
       createdAt: now,
     });
@@ -95,9 +115,42 @@ export class ProposalService {
         repo: repo.name,
         kind: record.kind,
         title: record.title,
+        ...(target ? { followUpOf: target.id, pr: target.number } : {}),
       },
     });
+    if (target && followUpOpensItself(repo, target)) {
+      // The operator approved this PR once and the repo trusts its follow-ups (`followUps: auto`).
+      await this.openPr(record.id, null, "follow_up_auto");
+      return this.get(record.id);
+    }
     return record;
+  }
+
+  /**
+   * The pull request a follow-up is committed to (SPEC C3 `followUpOf`): one of this repo's,
+   * open, on a branch of the repo itself (Shepherd cannot push to a fork).
+   */
+  async followUpTarget(repo: RepoRecord, prId: string): Promise<PullRequestRecord> {
+    const target = await this.deps.pullRequests.get(prId);
+    const field = { field: "followUpOf" };
+    if (!target) throw new AppError("NOT_FOUND", `no pull request ${prId}`, { details: field });
+    if (target.repoId !== repo.id) {
+      throw followUpInvalid(`pull request ${prId} belongs to another repo, not ${repo.name}`);
+    }
+    if (target.state !== "open") {
+      throw new AppError(
+        "INVALID_STATE_TRANSITION",
+        `pull request ${repo.name}#${target.number} is ${target.state}; a follow-up needs an open pull request (propose the change on its own instead)`,
+        { details: { ...field, state: target.state } },
+      );
+    }
+    const fullName = `${repo.owner}/${repo.repo}`;
+    if (target.headRepo !== fullName) {
+      throw followUpInvalid(
+        `pull request ${repo.name}#${target.number} comes from ${target.headRepo ?? "a deleted fork"}; Shepherd can only push to branches of ${fullName}`,
+      );
+    }
+    return target;
   }
 
   async get(id: string): Promise<ProposalRecord> {
@@ -118,7 +171,11 @@ export class ProposalService {
    * The operator's approval: queue the PR worker. Preflight in the order of SPEC C3; a request
    * while a job is in flight gets that job, a request after a failure always gets a fresh one.
    */
-  async openPr(id: string, by: Principal | null): Promise<OpenPrResult> {
+  async openPr(
+    id: string,
+    by: Principal | null,
+    cause: "open_pr_requested" | "follow_up_auto" = "open_pr_requested",
+  ): Promise<OpenPrResult> {
     const proposal = await this.get(id);
     if (proposal.status !== "pending") throw this.#notFrom(proposal, "open a PR for", ["pending"]);
     const repo = await this.deps.repos.get(proposal.repoId);
@@ -164,7 +221,7 @@ export class ProposalService {
           proposalId: id,
           from: "pending",
           to: "pending",
-          cause: "open_pr_requested",
+          cause,
           jobId: job.id,
           by: by?.tokenId ?? null,
         },

@@ -33,6 +33,10 @@ export function gitFailure(error: GitError, stage: "clone" | "fetch" | "push"): 
     );
   }
   if (stage === "push") {
+    // Someone pushed to the branch between our fetch and our push: the next attempt starts from theirs.
+    if (/non-fast-forward|fetch first/i.test(output)) {
+      return new WorkerFailure("PUSH_FAILED", `the branch moved while we pushed: ${output}`, true);
+    }
     if (REJECTED_OUTPUT.test(output))
       return new WorkerFailure("PUSH_FAILED", `the push was rejected: ${output}`);
     return new WorkerFailure("PUSH_FAILED", error.message, true);

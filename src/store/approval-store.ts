@@ -127,4 +127,27 @@ export class ApprovalStore {
       .execute();
     return rows.map(toRecord);
   }
+
+  /**
+   * Approvals decided before `decidedBefore` whose session still waits on them (paused for the
+   * approval, the call not taken up): the decision committed but the session's resume was never
+   * queued — the process stopped, or the enqueue failed, in between. Read from the database.
+   */
+  async listDecidedNotResumed(decidedBefore: number, limit: number): Promise<ApprovalRecord[]> {
+    const rows = await this.db
+      .selectFrom("sessions")
+      .innerJoin("approvals", "approvals.session_id", "sessions.id")
+      .innerJoin("tool_calls", "tool_calls.id", "approvals.tool_call_id")
+      .selectAll("approvals")
+      .where("sessions.run_state", "=", "paused")
+      .where("sessions.pause_kind", "=", "approval")
+      .where("sessions.outcome", "is", null)
+      .where("approvals.state", "!=", "pending")
+      .where("approvals.decided_at", "<=", decidedBefore)
+      .where("tool_calls.status", "=", "pending_approval")
+      .orderBy("approvals.decided_at")
+      .limit(limit)
+      .execute();
+    return rows.map(toRecord);
+  }
 }

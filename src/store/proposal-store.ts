@@ -11,6 +11,8 @@ export interface ProposalRecord {
   kind: ProposalKind;
   change: ProposalChange;
   evidence: Evidence | null;
+  /** The pull request (`pr_…`) this change is a follow-up to: committed on its branch (SPEC C3). */
+  followUpOf: string | null;
   status: ProposalStatus;
   rejectedReason: string | null;
   prOpenError: string | null;
@@ -36,6 +38,7 @@ function toRecord(row: Selectable<ProposalsTable>): ProposalRecord {
     kind: row.kind as ProposalKind,
     change: JSON.parse(row.change) as ProposalChange,
     evidence: row.evidence === null ? null : (JSON.parse(row.evidence) as Evidence),
+    followUpOf: row.follow_up_of,
     status: row.status as ProposalStatus,
     rejectedReason: row.rejected_reason,
     prOpenError: row.pr_open_error,
@@ -76,6 +79,7 @@ export class ProposalStore {
     kind: ProposalKind;
     change: ProposalChange;
     evidence: Evidence | null;
+    followUpOf: string | null;
     createdBy: string | null;
     createdAt: number;
   }): Promise<ProposalRecord> {
@@ -89,6 +93,7 @@ export class ProposalStore {
         kind: record.kind,
         change: JSON.stringify(record.change),
         evidence: record.evidence === null ? null : JSON.stringify(record.evidence),
+        follow_up_of: record.followUpOf,
         status: "pending",
         created_by: record.createdBy,
         created_at: record.createdAt,
@@ -103,6 +108,21 @@ export class ProposalStore {
   async get(id: string): Promise<ProposalRecord | null> {
     const row = await this.db.selectFrom("proposals").selectAll().where("id", "=", id).executeTakeFirst();
     return row ? toRecord(row) : null;
+  }
+
+  /** The proposal that opened a PR and the follow-ups committed on its branch: they share its fate. */
+  async listOfPr(prId: string, openedBy: string | null): Promise<ProposalRecord[]> {
+    const rows = await this.db
+      .selectFrom("proposals")
+      .selectAll()
+      .where((eb) =>
+        openedBy === null
+          ? eb("follow_up_of", "=", prId)
+          : eb.or([eb("follow_up_of", "=", prId), eb("id", "=", openedBy)]),
+      )
+      .orderBy("id")
+      .execute();
+    return rows.map(toRecord);
   }
 
   async list(

@@ -51,18 +51,32 @@ const searchCodeArgs = z.strictObject({
   path: z.string().min(1).max(4096).optional().describe("Only under this directory or file"),
 });
 
+const followUpOf = z
+  .union([
+    z
+      .string()
+      .regex(/^(?:pr_[A-Za-z0-9]{1,60}|#?[1-9][0-9]{0,8})$/, "a pull request id (pr_…) or number (#12)"),
+    z.number().int().min(1).max(999_999_999),
+  ])
+  .optional()
+  .describe(
+    "To fix a pull request of this session (CI failure, review comment, conflict): its number or id. The change is committed on that PR's branch instead of opening a new PR",
+  );
+
 export const submitProposalArgs = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("params"),
     title: plainText(256),
     change: paramsChangeSchema,
     evidence: evidenceSchema,
+    followUpOf,
   }),
   z.strictObject({
     kind: z.literal("files"),
     title: plainText(256),
     change: filesChangeSchema,
     evidence: evidenceSchema,
+    followUpOf,
   }),
 ]);
 export type SubmitProposalArgs = z.infer<typeof submitProposalArgs>;
@@ -108,7 +122,7 @@ export const BUILTIN_TOOLS: readonly BuiltinTool[] = [
   tool({
     name: "submit_proposal",
     description:
-      "Propose a change to the session's repository, with the evidence for it. Once accepted it becomes a pull request.",
+      "Propose a change to the session's repository, with the evidence for it. Once accepted it becomes a pull request, or with followUpOf a new commit on an open one.",
     schema: submitProposalArgs as unknown as z.ZodObject,
     declaredRisk: "high",
     run: async (args, context) =>

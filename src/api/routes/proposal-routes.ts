@@ -14,6 +14,11 @@ const common = {
   sessionId: recordIdSchema.optional(),
   title: plainText(256),
   evidence: evidenceSchema.optional().describe("Omit for a manual proposal"),
+  followUpOf: recordIdSchema
+    .optional()
+    .describe(
+      "A pull request id (`pr_…`): commit the change on that open PR's branch instead of opening a new PR",
+    ),
 };
 
 const createBody = z.discriminatedUnion("kind", [
@@ -29,6 +34,7 @@ const proposalSchema = z.object({
   kind: z.enum(["params", "files"]),
   change: z.unknown(),
   evidence: z.unknown().nullable(),
+  followUpOf: z.string().nullable().describe("The pull request this change is pushed to, for a follow-up"),
   manual: z.boolean().describe("True when the proposal carries no evidence"),
   status: z.enum(PROPOSAL_STATUSES),
   rejectedReason: z.string().nullable(),
@@ -57,6 +63,7 @@ function view(record: ProposalRecord): z.infer<typeof proposalSchema> {
     kind: record.kind,
     change: record.change,
     evidence: record.evidence,
+    followUpOf: record.followUpOf,
     manual: record.evidence === null,
     status: record.status,
     rejectedReason: record.rejectedReason,
@@ -103,6 +110,7 @@ export function registerProposalRoutes(app: ApiApp, ctx: ApiContext): void {
           kind: body.kind,
           change: body.change,
           evidence: body.evidence ?? null,
+          followUpOf: body.followUpOf ?? null,
         },
         request.principal,
       );

@@ -82,7 +82,14 @@ const detailSchema = sessionSchema.extend({
     }),
   ),
   approvals: z.array(approvalSchema),
-  proposals: z.array(z.object({ id: z.string(), status: z.string(), title: z.string() })),
+  proposals: z.array(
+    z.object({
+      id: z.string(),
+      status: z.string(),
+      title: z.string(),
+      followUpOf: z.string().nullable().describe("For a follow-up: the pull request it was pushed to"),
+    }),
+  ),
   pullRequests: z.array(
     z.object({ id: z.string(), number: z.number().int(), url: z.string(), state: z.string() }),
   ),

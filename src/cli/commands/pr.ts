@@ -112,7 +112,7 @@ function printPr(output: Output, pr: PrDetailView): void {
 }
 
 /** `pr_…` or `<repo>#<number>`. */
-async function resolvePr(client: ApiClient, ref: string): Promise<string> {
+export async function resolvePr(client: ApiClient, ref: string): Promise<string> {
   const match = /^([^#\s]+)#(\d+)$/.exec(ref);
   if (!match) return ref;
   const [, repo, number] = match as unknown as [string, string, string];

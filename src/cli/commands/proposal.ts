@@ -7,6 +7,7 @@ import { apiClientFor, type GlobalOptions } from "../cli-context.js";
 import { shortTime, type Output } from "../output.js";
 import { fetchAllPages } from "../pages.js";
 import type { ApiClient } from "../api-client.js";
+import { resolvePr } from "./pr.js";
 
 interface ProposalView {
   id: string;
@@ -16,6 +17,7 @@ interface ProposalView {
   kind: string;
   change: unknown;
   evidence: unknown;
+  followUpOf: string | null;
   manual: boolean;
   status: string;
   rejectedReason: string | null;
@@ -37,6 +39,7 @@ interface CreateOptions {
   write: string[];
   delete: string[];
   evidence?: string;
+  followUpOf?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -73,7 +76,7 @@ async function readStructured(file: string, what: string): Promise<unknown> {
   }
 }
 
-async function buildBody(options: CreateOptions): Promise<Record<string, unknown>> {
+async function buildBody(client: ApiClient, options: CreateOptions): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = options.from
     ? ((await readStructured(options.from, "proposal file")) as Record<string, unknown>)
     : {};
@@ -81,6 +84,7 @@ async function buildBody(options: CreateOptions): Promise<Record<string, unknown
   if (options.title) body.title = options.title;
   if (options.session) body.sessionId = options.session;
   if (options.evidence) body.evidence = await readStructured(options.evidence, "evidence file");
+  if (options.followUpOf) body.followUpOf = await resolvePr(client, options.followUpOf);
   if (options.params) {
     const set: Record<string, { from?: unknown; to: unknown }> = {};
     for (const entry of options.set) {
@@ -128,6 +132,7 @@ function printProposal(output: Output, p: ProposalView): void {
     ["kind", `${p.kind}${p.manual ? " (manual: no evidence)" : ""}`],
     ["session", p.sessionId ?? "-"],
     ["pull request", p.pr ? `#${p.pr.number} ${p.pr.url}` : "-"],
+    ["follow-up of", p.followUpOf ?? "-"],
     ["last error", p.prOpenError ?? "-"],
     ["created", shortTime(p.createdAt)],
   ];
@@ -187,14 +192,22 @@ export function registerProposal(program: Command): void {
     )
     .option("--delete <path>", "delete a file in the repo (repeatable)", collect, [])
     .option("--evidence <file>", "evidence JSON/YAML: summary, metrics, importance, followups, links")
+    .option(
+      "--follow-up-of <pr>",
+      "commit the change on this open PR's branch (pr_… or <repo>#<number>) instead of opening a new PR",
+    )
     .option("--from <file>", "the whole proposal as JSON or YAML (the flags above override its fields)")
     .action(async (options: CreateOptions, command: Command) => {
       const { client, output } = await apiClientFor(command.optsWithGlobals<GlobalOptions>());
-      const created = await client.post<ProposalView>("/api/v1/proposals", await buildBody(options));
+      const created = await client.post<ProposalView>("/api/v1/proposals", await buildBody(client, options));
       if (output.json) output.printJson(created);
+      else if (created.followUpOf && created.openJobId)
+        output.print(
+          `Created follow-up ${created.id} (${created.kind}); the repo takes follow-ups without a new approval: it is being pushed to the PR`,
+        );
       else
         output.print(
-          `Created proposal ${created.id} (${created.kind}); open its PR with: shepherd proposal open-pr ${created.id}`,
+          `Created ${created.followUpOf ? "follow-up" : "proposal"} ${created.id} (${created.kind}); ${created.followUpOf ? "push it to the PR" : "open its PR"} with: shepherd proposal open-pr ${created.id}`,
         );
     });
 

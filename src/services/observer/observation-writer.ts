@@ -86,19 +86,18 @@ export class ObservationWriter {
           payload: { ...common, from: previous.state, to: observation.state, url: observation.url },
         });
       }
-      if (record.proposalId && (stateChanged || previous === null)) {
+      if (stateChanged || previous === null) {
+        // The proposal that opened the PR and every follow-up pushed to it share its fate.
         const follow = PROPOSAL_FOLLOWS[observation.state];
         const proposals = new ProposalStore(trx);
-        const before = await proposals.get(record.proposalId);
-        const moved = before
-          ? await proposals.followPr(record.proposalId, follow.from, follow.to, input.now)
-          : null;
-        if (before && moved?.ok) {
+        for (const before of await proposals.listOfPr(record.id, record.proposalId)) {
+          const moved = await proposals.followPr(before.id, follow.from, follow.to, input.now);
+          if (!moved.ok) continue;
           emit({
             kind: "proposal.status_changed",
             sessionId: moved.row.sessionId,
             payload: {
-              proposalId: record.proposalId,
+              proposalId: before.id,
               from: before.status,
               to: follow.to,
               cause: follow.cause,

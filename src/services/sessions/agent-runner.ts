@@ -3,6 +3,7 @@ import type { LlmClient, LlmMessage, LlmToolCall } from "../../agents/llm/llm-po
 import type { McpConnections } from "../../agents/mcp/mcp-connections.js";
 import type { McpTool } from "../../agents/mcp/mcp-tool.js";
 import {
+  BUILTIN_SERVER,
   END_OF_SESSION,
   type SkillAgent,
   type SkillPack,
@@ -10,6 +11,7 @@ import {
 } from "../../agents/skills/skill-pack.js";
 import type { BuiltinToolContext, ToolOutcome } from "../../agents/tools/builtin-tools.js";
 import type { GatePolicy } from "../../domain/gate-policy.js";
+import { isPlainObject } from "../../domain/params/json-value.js";
 import type { SessionOutcome } from "../../domain/session.js";
 import { ENVELOPE_INSTRUCTIONS, parseTurnEnvelope } from "../../domain/turn-envelope.js";
 import type { AgentRunRecord, AgentRunStore, ToolCallRecord } from "../../store/agent-run-store.js";
@@ -45,6 +47,8 @@ export interface AgentRunnerDeps {
   llmFor(model: string): Promise<LlmClient>;
   /** What built-in tools need for one call of one session. */
   toolContext(session: SessionRecord, toolCallId: string): Promise<BuiltinToolContext>;
+  /** A `submit_proposal` call that is a follow-up the repo opens without a new approval (SPEC C3). */
+  approvedFollowUp(session: SessionRecord, args: Record<string, unknown>): Promise<boolean>;
   /** Lessons for a new session's first agent, as prompt text (empty when none). */
   lessonsFor(session: SessionRecord): Promise<string>;
   /** Tells humans (the gate's `notify`: a medium-risk call ran). */
@@ -414,12 +418,18 @@ export class AgentRunner {
       }
       if (!record) {
         const repo = session.repoId;
+        const followUp =
+          tool.server === BUILTIN_SERVER &&
+          tool.tool === "submit_proposal" &&
+          isPlainObject(call.args) &&
+          (await this.deps.approvedFollowUp(session, call.args));
         const plan = planToolCall(
           tool,
           call.args,
           { id: session.id, repo, environment: session.environment },
           session.lastConfidence,
           this.#policyFor(loaded, session),
+          followUp,
         );
         const status =
           plan.gate.action === "deny"
@@ -660,8 +670,14 @@ export class AgentRunner {
       { sessionId: session.id, agent: agent.name, attempt: session.retryCount + 1 },
       now,
     );
-    if (handoff === null && previous?.status === "failed" && previous.agent === agent.name) {
-      // A retry: the agent goes on from where its failed run stopped, nothing done is replayed.
+    if (
+      handoff === null &&
+      previous !== undefined &&
+      previous.agent === agent.name &&
+      (previous.status === "failed" || previous.status === "completed")
+    ) {
+      // The same agent again — a retry after a failure, or a wake-up after its turn ended (a
+      // nudge, a human's answer): it goes on from its conversation, nothing done is replayed.
       const carried = await this.deps.runs.messages(previous.id);
       for (const message of carried) {
         await this.deps.runs.appendMessage(

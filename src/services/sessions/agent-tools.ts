@@ -72,6 +72,7 @@ export function planToolCall(
   session: { id: string; repo: string | null; environment: string | null },
   confidence: number | null,
   policy: GatePolicy,
+  approvedFollowUp = false,
 ): ToolCallPlan {
   const given =
     llmArgs !== null && typeof llmArgs === "object" && !Array.isArray(llmArgs)
@@ -85,7 +86,7 @@ export function planToolCall(
   const declaredRisk = tool.server === BUILTIN_SERVER ? (builtinTool(tool.tool)?.declaredRisk ?? null) : null;
   const gate = shouldGate(
     { environment: session.environment },
-    { server: tool.server, tool: tool.tool, declaredRisk },
+    { server: tool.server, tool: tool.tool, declaredRisk, approvedFollowUp },
     confidence,
     policy,
   );

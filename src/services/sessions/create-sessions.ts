@@ -23,13 +23,14 @@ import { ApprovalStore } from "../../store/approval-store.js";
 import type { Database } from "../../store/database.js";
 import { LessonStore } from "../../store/lesson-store.js";
 import { PostgresRepoLocks } from "../../store/postgres-repo-locks.js";
+import { PullRequestStore, type PullRequestRecord } from "../../store/pull-request-store.js";
 import { InProcessRepoLocks, type RepoLocks } from "../../store/repo-locks.js";
 import type { RepoStore } from "../../store/repo-store.js";
 import { SessionMessageStore } from "../../store/session-message-store.js";
 import { SessionStore, type SessionRecord } from "../../store/session-store.js";
 import type { EventLog } from "../event-log.js";
 import { LessonService } from "../lesson-service.js";
-import type { ProposalService } from "../proposal-service.js";
+import { followUpOpensItself, type ProposalService } from "../proposal-service.js";
 import type { Notifier } from "../notifier.js";
 import type { SecretReader } from "../secrets.js";
 import { AgentRunner, type LoadedSkillPack } from "./agent-runner.js";
@@ -161,6 +162,25 @@ export async function createSessions(deps: {
       ? new PostgresRepoLocks(config.database.url, 16, "session")
       : new InProcessRepoLocks();
 
+  const pullRequests = new PullRequestStore(database.db);
+  /** A follow-up's target as the agent names it: a PR id, or a number in the session's repo. */
+  const followUpTarget = async (repoId: string, ref: string | number): Promise<string> => {
+    const number = typeof ref === "number" ? ref : /^#?\d+$/.test(ref) ? Number(ref.replace("#", "")) : null;
+    if (number === null) return ref as string;
+    const found = await pullRequests.findByNumber(repoId, number);
+    if (!found) throw new Error(`pull request #${number} is not tracked for this session's repo`);
+    return found.id;
+  };
+  /** What agents read: the branch of the session's newest open PR, else its own branch or the base. */
+  const openPrOf = async (session: SessionRecord): Promise<PullRequestRecord | null> => {
+    if (!session.repoId) return null;
+    const open = await pullRequests.list(
+      { sessionId: session.id, repoId: session.repoId, state: "open" },
+      { limit: 1 },
+    );
+    return open[0] ?? null;
+  };
+
   const toolContext = async (session: SessionRecord, toolCallId: string): Promise<BuiltinToolContext> => {
     const repo = session.repoId ? await deps.repos.get(session.repoId) : null;
     const target = async () => {
@@ -171,7 +191,12 @@ export async function createSessions(deps: {
         auth: { remoteBase: config.github.webUrl, token: await deps.secrets.read(repo.tokenRef) },
       };
     };
-    const readRef = session.branch ?? repo?.baseBranch ?? null;
+    const ownPr = await openPrOf(session);
+    const readRef =
+      (ownPr && ownPr.headRepo === `${repo?.owner}/${repo?.repo}` ? ownPr.headRef : null) ??
+      session.branch ??
+      repo?.baseBranch ??
+      null;
     return {
       sessionId: session.id,
       repoId: repo?.id ?? null,
@@ -190,11 +215,21 @@ export async function createSessions(deps: {
             kind: input.kind,
             change: input.change,
             evidence: input.evidence,
+            followUpOf:
+              input.followUpOf === undefined ? null : await followUpTarget(repo.id, input.followUpOf),
           },
           null,
         );
-        const opened = await deps.proposals.openPr(proposal.id, null);
-        return { proposalId: proposal.id, status: opened.status, note: "the pull request is being opened" };
+        // A follow-up the repo trusts is already on its way; anything else was approved by this call.
+        if (proposal.openJobId === null) await deps.proposals.openPr(proposal.id, null);
+        return proposal.followUpOf
+          ? {
+              proposalId: proposal.id,
+              status: "pending",
+              followUpOf: proposal.followUpOf,
+              note: "the change is being committed on the pull request's branch",
+            }
+          : { proposalId: proposal.id, status: "pending", note: "the pull request is being opened" };
       },
     };
   };
@@ -220,6 +255,19 @@ export async function createSessions(deps: {
       return client;
     },
     toolContext,
+    approvedFollowUp: async (session, args) => {
+      const ref = (args as { followUpOf?: unknown }).followUpOf;
+      if (!session.repoId || (typeof ref !== "string" && typeof ref !== "number")) return false;
+      try {
+        const repo = await deps.repos.get(session.repoId);
+        if (!repo) return false;
+        const target = await deps.proposals.followUpTarget(repo, await followUpTarget(repo.id, ref));
+        // Only the session's own PR: an agent never inherits the trust given to another's.
+        return target.sessionId === session.id && followUpOpensItself(repo, target);
+      } catch {
+        return false;
+      }
+    },
     lessonsFor: async (session) => {
       if (config.agents.lessons.topK === 0) return "";
       const found = await lessons.retrieveFor(

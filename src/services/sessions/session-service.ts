@@ -30,7 +30,7 @@ export interface SessionDetail {
   runs: AgentRunRecord[];
   toolCalls: ToolCallRecord[];
   approvals: ApprovalRecord[];
-  proposals: { id: string; status: string; title: string }[];
+  proposals: { id: string; status: string; title: string; followUpOf: string | null }[];
   pullRequests: { id: string; number: number; url: string; state: string }[];
   /** The newest event of the session: follow the stream from here. */
   lastEventSeq: number | null;
@@ -46,6 +46,12 @@ export interface CreateSessionInput {
 
 /** How long a busy session asks a caller to wait before trying again. */
 const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * A decided approval resumes its session within moments; a session still waiting on one this long
+ * after the decision lost its resume, and the watchdog queues it again (deduplicated).
+ */
+const LOST_RESUME_GRACE_MS = 10_000;
 
 /**
  * Sessions of built-in agents (SPEC C6): creating, stopping, answering, retrying them, and
@@ -209,7 +215,7 @@ export class SessionService {
       this.deps.approvals.list({ sessionId: id, limit: 1000 }),
       db
         .selectFrom("proposals")
-        .select(["id", "status", "title"])
+        .select(["id", "status", "title", "follow_up_of as followUpOf"])
         .where("session_id", "=", id)
         .orderBy("id")
         .execute(),
@@ -412,7 +418,9 @@ export class SessionService {
   /**
    * The approval watchdog (SPEC C6): reads expired pending approvals from the database — so it
    * works after any restart — decides them `timeout`, and resumes their sessions: a rejected
-   * call (the agent goes on) or, with `onTimeout: escalate`, a session handed to humans.
+   * call (the agent goes on) or, with `onTimeout: escalate`, a session handed to humans. It also
+   * resumes sessions whose approval was decided but whose resume was lost (the process stopped,
+   * or the enqueue failed, after the decision committed): they would wait for an answer they have.
    */
   async expireApprovals(limit = 100): Promise<number> {
     const expired = await this.deps.approvals.listExpired(this.deps.clock(), limit);
@@ -445,13 +453,19 @@ export class SessionService {
         if (!(error instanceof AppError)) throw error;
       }
     }
+    const stranded = await this.deps.approvals.listDecidedNotResumed(
+      this.deps.clock() - LOST_RESUME_GRACE_MS,
+      limit,
+    );
+    for (const approval of stranded) await this.wake(approval.sessionId, `resume:${approval.id}`);
     return decided;
   }
 
   /** Schedules a run of the session's agent (a run with nothing to do ends at once). */
-  async wake(sessionId: string): Promise<void> {
+  async wake(sessionId: string, dedupKey?: string): Promise<void> {
     await this.deps.queue.enqueue(SESSION_RUN_QUEUE, { sessionId } satisfies SessionRunJob, {
       maxAttempts: 5,
+      dedupKey,
     });
   }
 

@@ -166,8 +166,10 @@ export function agentsMigration(dialect: Dialect): Migration {
       // A follow-up change to an existing PR (SPEC C3 `followUpOf`): the PR worker commits it on
       // that PR's branch instead of opening a new PR.
       await db.schema.alterTable("proposals").addColumn("follow_up_of", "text").execute();
+      await db.schema.createIndex("proposals_follow_up_of").on("proposals").column("follow_up_of").execute();
     },
     async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex("proposals_follow_up_of").ifExists().execute();
       await db.schema.alterTable("proposals").dropColumn("follow_up_of").execute();
       if (dialect === "sqlite") {
         for (const trigger of ["lessons_fts_insert", "lessons_fts_delete", "lessons_fts_update"]) {
