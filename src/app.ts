@@ -304,6 +304,7 @@ export async function startShepherd(options: StartOptions): Promise<RunningSheph
         proposals,
         git: gitRunner,
         notifier: notifications,
+        redactor,
         runsAgents: role !== "api",
         logger,
       });

@@ -27,5 +27,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`shepherd … | head`) closes the pipe: that ends the output quietly,
+// as it does for any Unix tool, instead of an unhandled EPIPE stack.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const code = await main(process.argv);
 process.exitCode = code;

@@ -134,7 +134,18 @@ export interface NewToolCall {
 
 /** Agent runs, their conversation, and their tool calls (SPEC C6). */
 export class AgentRunStore {
-  constructor(private readonly db: Kysely<Schema>) {}
+  /**
+   * `redact` scrubs known secrets from everything written here — conversation, tool arguments,
+   * results, errors, envelopes — so a secret a tool or a model echoes never reaches the database.
+   */
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly redact: (value: unknown) => unknown = (value) => value,
+  ) {}
+
+  #json(value: unknown): string {
+    return JSON.stringify(this.redact(value));
+  }
 
   async startRun(
     input: { sessionId: string; agent: string; attempt: number },
@@ -198,10 +209,10 @@ export class AgentRunStore {
       .updateTable("agent_runs")
       .set({
         status: patch.status,
-        envelope: patch.envelope ? JSON.stringify(patch.envelope) : null,
+        envelope: patch.envelope ? this.#json(patch.envelope) : null,
         signal: patch.signal ?? null,
         confidence: patch.confidence ?? null,
-        error: patch.error ? JSON.stringify(patch.error) : null,
+        error: patch.error ? this.#json(patch.error) : null,
         ended_at: now,
       })
       .where("id", "=", id)
@@ -260,7 +271,7 @@ export class AgentRunStore {
         idx: input.idx,
         session_id: input.sessionId,
         role: input.role,
-        body: JSON.stringify(input.body),
+        body: this.#json(input.body),
         input_tokens: input.tokens?.input ?? null,
         output_tokens: input.tokens?.output ?? null,
         created_at: now,
@@ -307,7 +318,7 @@ export class AgentRunStore {
         llm_call_id: input.llmCallId,
         server: input.server,
         tool: input.tool,
-        args: JSON.stringify(input.args),
+        args: this.#json(input.args),
         risk: input.risk,
         gate_action: input.gateAction,
         gate_reason: input.gateReason,
@@ -332,8 +343,8 @@ export class AgentRunStore {
     if (patch.status === "executing") set.started_at = now;
     if (["executed", "failed", "interrupted", "denied", "rejected", "timed_out"].includes(patch.status))
       set.finished_at = now;
-    if (patch.result !== undefined) set.result = JSON.stringify(patch.result);
-    if (patch.error !== undefined) set.error = patch.error === null ? null : JSON.stringify(patch.error);
+    if (patch.result !== undefined) set.result = this.#json(patch.result);
+    if (patch.error !== undefined) set.error = patch.error === null ? null : this.#json(patch.error);
     return toToolCall(await updateVersioned(trx, "tool_calls", call.id, call.version, set));
   }
 }

@@ -635,3 +635,20 @@ describe("npm start (the README's command)", () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   }, 120_000);
 });
+
+describe("output into a closed pipe", () => {
+  test("a reader that stops early (`shepherd … | head`) ends the output quietly, with no stack", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "bin", "shepherd.js"), "--help"], {
+      env: childEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // The reading end goes away before the CLI has written a byte.
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).not.toMatch(/EPIPE|^\s+at /m);
+    expect(code).toBe(0);
+  });
+});

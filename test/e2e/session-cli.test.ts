@@ -123,12 +123,18 @@ describe("shepherd session and approvals", () => {
       async () => {
         const shown = await shepherd("session", "show", sessionId, "--json");
         expectSuccess(shown);
-        const detail = JSON.parse(shown.stdout) as { status: string; outcome: { kind: string } | null };
+        const detail = JSON.parse(shown.stdout) as {
+          status: string;
+          outcome: { kind: string } | null;
+          lastConfidence: number | null;
+        };
         return detail.status === "resolved" ? detail : null;
       },
       { timeoutMs: 30_000, intervalMs: 200, message: "the session never resolved" },
     );
     expect(resolved.outcome?.kind).toBe("resolved");
+    // mark_resolved's confidence is the session's last word on it.
+    expect(resolved.lastConfidence).toBe(0.9);
 
     // The ending taught something: the lesson extracted from it, over the API.
     const token = (await readFile(path.join(server.home, "admin.token"), "utf8")).trim();
@@ -146,7 +152,10 @@ describe("shepherd session and approvals", () => {
       { timeoutMs: 10_000, intervalMs: 200, message: "no lesson was extracted" },
     );
     expect(lessons).toEqual([
-      expect.objectContaining({ outcome: { kind: "resolved", detail: "Nothing left to do" } }),
+      expect.objectContaining({
+        outcome: { kind: "resolved", detail: "Nothing left to do" },
+        summary: "Nothing left to do",
+      }),
     ]);
 
     const listed = await shepherd("session", "ls");

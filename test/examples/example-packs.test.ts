@@ -302,6 +302,8 @@ describe("the triage example end to end", () => {
     );
     expect(lessons[0]?.outcome).toEqual({ kind: "escalated", detail: "payments-oncall" });
     expect(lessons[0]?.skill).toBe("triage");
+    // The escalation's reason is what the lesson teaches, not just the team's name.
+    expect(lessons[0]?.summary).toMatch(/^Escalated to payments-oncall: checkout-api is degraded/);
     expect(lessons[0]?.toolSequence.map((step) => step.tool)).toEqual([
       "incidents:service_status",
       "incidents:recent_errors",

@@ -20,6 +20,8 @@ export interface ToolOutcome {
   isError: boolean;
   /** A terminal tool's outcome: the session ends with it once the call succeeded. */
   outcome?: SessionOutcome;
+  /** A terminal tool's own words — summary or reason, and confidence — kept as the run's report. */
+  report?: { content: string; confidence: number | null };
 }
 
 export interface BuiltinToolContext {
@@ -91,8 +93,12 @@ const markEscalatedArgs = z.strictObject({
   reason: z.string().trim().min(1).max(2000),
 });
 
-function ok(result: unknown, outcome?: SessionOutcome): ToolOutcome {
-  return outcome ? { result, isError: false, outcome } : { result, isError: false };
+function ok(result: unknown): ToolOutcome {
+  return { result, isError: false };
+}
+
+function ends(result: unknown, outcome: SessionOutcome, report: ToolOutcome["report"]): ToolOutcome {
+  return { result, isError: false, outcome, ...(report ? { report } : {}) };
 }
 
 function tool<S extends z.ZodObject>(
@@ -133,7 +139,12 @@ export const BUILTIN_TOOLS: readonly BuiltinTool[] = [
     description: "End the session: the goal is reached. Give a summary and your confidence.",
     schema: markResolvedArgs,
     declaredRisk: "low",
-    run: async (args) => ok({ resolved: true }, { kind: "resolved", detail: args.summary }),
+    run: async (args) =>
+      ends(
+        { resolved: true },
+        { kind: "resolved", detail: args.summary },
+        { content: args.summary, confidence: args.confidence },
+      ),
   }),
   tool({
     name: "mark_escalated",
@@ -146,7 +157,11 @@ export const BUILTIN_TOOLS: readonly BuiltinTool[] = [
           context.teams.length === 0 ? "no teams are configured" : `teams: ${context.teams.join(", ")}`;
         return { result: { error: `unknown team "${args.team}"; ${roster}` }, isError: true };
       }
-      return ok({ escalated: true, team: args.team }, { kind: "escalated", detail: args.team });
+      return ends(
+        { escalated: true, team: args.team },
+        { kind: "escalated", detail: args.team },
+        { content: `Escalated to ${args.team}: ${args.reason}`, confidence: null },
+      );
     },
   }),
 ];

@@ -50,6 +50,16 @@ const approvalSchema = z.object({
   rationale: z.string().nullable(),
 });
 
+/** A tool's result in a session's detail: whole up to this many characters of JSON. */
+const RESULT_PREVIEW_CHARS = 8192;
+
+function resultPreview(result: unknown): unknown {
+  if (result === undefined || result === null) return null;
+  const json = JSON.stringify(result);
+  if (json.length <= RESULT_PREVIEW_CHARS) return result;
+  return { truncated: true, chars: json.length, preview: `${json.slice(0, RESULT_PREVIEW_CHARS)}…` };
+}
+
 const detailSchema = sessionSchema.extend({
   runs: z.array(
     z.object({
@@ -77,6 +87,12 @@ const detailSchema = sessionSchema.extend({
       risk: z.string().nullable(),
       gate: z.object({ action: z.string(), reason: z.string() }),
       status: z.string(),
+      result: z
+        .unknown()
+        .describe(
+          `What the tool returned (null until it ran); above ${RESULT_PREVIEW_CHARS} characters of JSON, {truncated, preview}`,
+        ),
+      error: z.object({ code: z.string(), message: z.string() }).nullable(),
       createdAt: z.string(),
       finishedAt: z.string().nullable(),
     }),
@@ -165,6 +181,8 @@ function detailView(detail: SessionDetail): z.infer<typeof detailSchema> {
       risk: call.risk,
       gate: { action: call.gateAction, reason: call.gateReason },
       status: call.status,
+      result: resultPreview(call.result),
+      error: call.error,
       createdAt: iso(call.createdAt) as string,
       finishedAt: iso(call.finishedAt),
     })),

@@ -242,9 +242,27 @@ export class AgentRunner {
           signal,
         );
         if (outcome === "paused") return "paused";
-        if (outcome !== null) {
-          await this.deps.runs.finishRun(run.id, { status: "completed" }, this.deps.clock());
-          await this.#end(await this.#fresh(session), outcome, "terminal_tool");
+        if (outcome?.outcome) {
+          // The terminal tool's summary or reason is the run's report (lessons are made of it).
+          const report = outcome.report;
+          await this.deps.runs.finishRun(
+            run.id,
+            report
+              ? {
+                  status: "completed",
+                  envelope: { content: report.content, confidence: report.confidence, rationale: "" },
+                  confidence: report.confidence,
+                }
+              : { status: "completed" },
+            this.deps.clock(),
+          );
+          await this.#end(
+            await this.#fresh(session),
+            outcome.outcome,
+            "terminal_tool",
+            undefined,
+            report?.confidence,
+          );
           return "finished";
         }
         continue;
@@ -394,7 +412,7 @@ export class AgentRunner {
 
   /**
    * Works through the pending calls in order. Returns "paused" when one waits for a human, the
-   * outcome when a terminal tool succeeded, null when every call has its result.
+   * terminal tool's result when one succeeded, null when every call has its result.
    */
   async #toolCalls(
     session: SessionRecord,
@@ -404,7 +422,7 @@ export class AgentRunner {
     calls: readonly LlmToolCall[],
     nextIdx: number,
     signal: AbortSignal,
-  ): Promise<"paused" | SessionOutcome | null> {
+  ): Promise<"paused" | ToolOutcome | null> {
     let idx = nextIdx;
     for (const call of calls) {
       const tool = tools.find((candidate) => candidate.llmName === call.name);
@@ -494,7 +512,7 @@ export class AgentRunner {
       const outcome = await this.#settle(session, run, record, tool, loaded, signal);
       if (outcome === "paused") return "paused";
       await this.#answer(session, run, idx++, call, outcome);
-      if (outcome.outcome && !outcome.isError) return outcome.outcome;
+      if (outcome.outcome && !outcome.isError) return outcome;
     }
     return null;
   }
@@ -779,13 +797,21 @@ export class AgentRunner {
     outcome: SessionOutcome,
     cause: string,
     error?: SessionError,
+    confidence?: number | null,
   ): Promise<void> {
     const now = this.deps.clock();
     const current = await this.deps.sessions.get(session.id);
     if (!current || current.outcome) return;
     await this.#update(
       current,
-      { outcome, runState: "exited", pauseKind: null, endedAt: now, ...(error ? { lastError: error } : {}) },
+      {
+        outcome,
+        runState: "exited",
+        pauseKind: null,
+        endedAt: now,
+        ...(error ? { lastError: error } : {}),
+        ...(typeof confidence === "number" ? { lastConfidence: confidence } : {}),
+      },
       cause,
     ).catch((failure: unknown) => {
       if (!(failure instanceof SessionGone)) throw failure;

@@ -14,6 +14,7 @@ import { resolveSkillTools } from "../../agents/skills/validate-skill-tools.js";
 import { BUILTIN_TOOLS, type BuiltinToolContext } from "../../agents/tools/builtin-tools.js";
 import { RepoReader } from "../../agents/tools/repo-reader.js";
 import type { Config } from "../../config/config-schema.js";
+import type { SecretRedactor } from "../../domain/redact.js";
 import { gitRemoteUrl } from "../../config/github-urls.js";
 import { formatSecretRef } from "../../config/secret-ref.js";
 import type { GitRunner } from "../../git/git-runner.js";
@@ -131,6 +132,8 @@ export async function createSessions(deps: {
   proposals: ProposalService;
   git: GitRunner;
   notifier: Notifier;
+  /** Scrubs known secrets from what agents and tools say before it is stored. */
+  redactor: SecretRedactor;
   runsAgents: boolean;
   logger: Logger;
   clock?: () => number;
@@ -234,7 +237,7 @@ export async function createSessions(deps: {
     };
   };
 
-  const runs = new AgentRunStore(database.db);
+  const runs = new AgentRunStore(database.db, (value) => deps.redactor.redactDeep(value));
   const runner = new AgentRunner({
     sessions,
     facts,
