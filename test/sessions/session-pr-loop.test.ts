@@ -235,6 +235,11 @@ describe.each(DATABASE_KINDS)("a session through CI failure to merge ($kind)", (
 
       const ended = await settledStatus(sessionId, "merged");
       expect(ended.proposals.map((proposal) => proposal.status)).toEqual(["merged", "merged"]);
+      // Ending through an observation teaches like any ending: the lesson is there at once.
+      const lessons = await getJson<{ extracted: { outcome: { kind: string } }[] }>(
+        `/api/v1/sessions/${sessionId}/lessons`,
+      );
+      expect(lessons.extracted.map((lesson) => lesson.outcome.kind)).toEqual(["merged"]);
 
       const log = await events(sessionId);
       const kinds = log.map((event) => event.kind);

@@ -106,11 +106,14 @@ export class ObservationWriter {
           });
         }
       }
-      if (record.sessionId && this.sessionFacts) {
-        await this.sessionFacts.prObserved(trx, emit, record.sessionId, input.now);
-      }
-      return saved;
+      const ended =
+        record.sessionId !== null && this.sessionFacts
+          ? await this.sessionFacts.prObserved(trx, emit, record.sessionId, input.now)
+          : false;
+      return { saved, ended };
     });
-    return result;
+    // A session this observation ended (merged) gets its lesson once the ending is committed.
+    if (result.ended && record.sessionId !== null) await this.sessionFacts?.ended(record.sessionId);
+    return result.saved;
   }
 }

@@ -121,11 +121,12 @@ export class SessionFacts {
   /**
    * A PR of the session was observed (inside the observation's transaction): a session whose PRs
    * are all closed, at least one merged, ends `merged`; in any case the status is re-derived.
+   * True when it ended the session: the caller calls `ended` once its transaction committed.
    */
-  async prObserved(trx: Kysely<Schema>, emit: Emit, sessionId: string, now: number): Promise<void> {
+  async prObserved(trx: Kysely<Schema>, emit: Emit, sessionId: string, now: number): Promise<boolean> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const session = await this.deps.sessions.get(sessionId, trx);
-      if (!session) return;
+      if (!session) return false;
       const prs = await sessionPrFacts(trx, sessionId);
       const ended =
         session.outcome === null &&
@@ -133,7 +134,7 @@ export class SessionFacts {
         prs.every((pr) => pr.state !== "open");
       if (!ended) {
         await this.announceWithin(trx, emit, session, "pr_observed", now);
-        return;
+        return false;
       }
       try {
         const merged = await this.deps.sessions.updateFacts(
@@ -144,12 +145,18 @@ export class SessionFacts {
           trx,
         );
         await this.announceWithin(trx, emit, merged, "pr_merged", now);
-        return;
+        return true;
       } catch (error) {
         // Another writer moved the session on: read it again and decide from what it is now.
         if (!(error instanceof StaleVersionError)) throw error;
       }
     }
+    return false;
+  }
+
+  /** After a transaction that ended a session committed: what every ending does (its lesson). */
+  async ended(sessionId: string): Promise<void> {
+    if (this.deps.onTerminal) await this.deps.onTerminal(sessionId);
   }
 
   /** Re-derives in a transaction of its own (time-driven changes such as `stuck`). */
