@@ -179,6 +179,21 @@ async function storedSession(server: TestServer, id = newId("ses", Date.now())):
   return id;
 }
 
+/** A session whose agent failed on a transient error: the one kind a retry (preview) acts on. */
+async function failedSession(server: TestServer): Promise<string> {
+  const id = await storedSession(server);
+  await server.running.database.db
+    .updateTable("sessions")
+    .set({
+      run_state: "exited",
+      outcome: JSON.stringify({ kind: "failed", detail: "LLM_TIMEOUT" }),
+      last_error: JSON.stringify({ code: "LLM_TIMEOUT", message: "the model did not answer in time" }),
+    })
+    .where("id", "=", id)
+    .execute();
+  return id;
+}
+
 /** A pending approval of a gated tool call, as the agent runner leaves one. */
 async function pendingApproval(server: TestServer): Promise<string> {
   const sessionId = await storedSession(server);
@@ -459,12 +474,12 @@ const FIXTURES: Record<string, (server: TestServer) => Promise<Probe>> = {
   "GET /api/v1/sessions/:id/retry-preview": async (server) => ({
     transport: "inject",
     method: "GET",
-    path: `/api/v1/sessions/${await storedSession(server)}/retry-preview`,
+    path: `/api/v1/sessions/${await failedSession(server)}/retry-preview`,
   }),
   "POST /api/v1/sessions/:id/retry": async (server) => ({
     transport: "inject",
     method: "POST",
-    path: `/api/v1/sessions/${await storedSession(server)}/retry`,
+    path: `/api/v1/sessions/${await failedSession(server)}/retry`,
   }),
   "GET /api/v1/approvals": async () => ({
     transport: "inject",

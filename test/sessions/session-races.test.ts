@@ -165,6 +165,10 @@ agents:
       - { when: default, next: end }
 `;
 
+/** Pack `stopper`: like `retrier`, for the stop test (its own held label). */
+const STOPPER_PACK = (url: string) =>
+  RETRIER_PACK(url).replace("name: retrier", "name: stopper").replace("model: retrier", "model: stopper");
+
 const script = (tool: string, label: string) => `steps:
   - tool_calls: [{ name: ${tool}, args: { label: ${label} } }]
   - tool_calls: [{ name: mark_resolved, args: { summary: "the held call answered", confidence: 0.9 } }]
@@ -182,6 +186,7 @@ describe.each(DATABASE_KINDS)("concurrent resumes of one session ($kind)", ({ ki
     for (const [name, pack] of [
       ["approver", APPROVER_PACK(hold.url)],
       ["retrier", RETRIER_PACK(hold.url)],
+      ["stopper", STOPPER_PACK(hold.url)],
     ] as const) {
       await mkdir(path.join(dir, name, "prompts"), { recursive: true });
       await writeFile(path.join(dir, name, "skill.yaml"), pack);
@@ -189,6 +194,7 @@ describe.each(DATABASE_KINDS)("concurrent resumes of one session ($kind)", ({ ki
     }
     await writeFile(path.join(dir, "approver.yaml"), script("gate__hold", "approved-call"));
     await writeFile(path.join(dir, "retrier.yaml"), script("work__hold", "retried-run"));
+    await writeFile(path.join(dir, "stopper.yaml"), script("work__hold", "stopped-run"));
     harness = await startPrHarness({
       kind,
       extraYaml: [
@@ -196,12 +202,14 @@ describe.each(DATABASE_KINDS)("concurrent resumes of one session ($kind)", ({ ki
         "  providers:",
         `    approvestub: { kind: stub, script: ${JSON.stringify(path.join(dir, "approver.yaml"))} }`,
         `    retrystub: { kind: stub, script: ${JSON.stringify(path.join(dir, "retrier.yaml"))} }`,
+        `    stopstub: { kind: stub, script: ${JSON.stringify(path.join(dir, "stopper.yaml"))} }`,
         "  models:",
         "    approver: { provider: approvestub, model: replay }",
         "    retrier: { provider: retrystub, model: replay }",
+        "    stopper: { provider: stopstub, model: replay }",
         "  default: approver",
         "agents:",
-        `  skillPacks: [${JSON.stringify(path.join(dir, "approver"))}, ${JSON.stringify(path.join(dir, "retrier"))}]`,
+        `  skillPacks: [${["approver", "retrier", "stopper"].map((name) => JSON.stringify(path.join(dir, name))).join(", ")}]`,
         "  approvals: { scanIntervalSeconds: 3600 }",
       ].join("\n"),
     });
@@ -379,8 +387,10 @@ describe.each(DATABASE_KINDS)("concurrent resumes of one session ($kind)", ({ ki
           expectBusy(answer);
         } else {
           // After the winner let go: the session is no longer failed, so there is nothing to retry.
-          expect(answer.status).toBe(200);
-          expect(answer.body).toMatchObject({ retry: false, session: { outcome: null, retryCount: 1 } });
+          expect(answer.status).toBe(409);
+          expect((answer.body as unknown as ErrorBody).error).toMatchObject({
+            code: "INVALID_STATE_TRANSITION",
+          });
         }
       }
 
@@ -401,6 +411,40 @@ describe.each(DATABASE_KINDS)("concurrent resumes of one session ($kind)", ({ ki
         (event) => event.cause === "retried",
       );
       expect(retriedChanges).toEqual([{ from: "failed", to: "queued", cause: "retried" }]);
+    },
+  );
+
+  it.skipIf(skip)(
+    "stop reaches an agent busy in a call: the session ends stopped at once, and nothing runs after the call",
+    async () => {
+      const created = await harness.api<{ id: string }>("POST", "/api/v1/sessions", {
+        goal: "Be stopped while busy",
+        agent: { skill: "stopper" },
+      });
+      expect(created.status).toBe(201);
+      const sessionId = created.body.id;
+      await waitFor(() => hold.entered("stopped-run") === 1, { message: "the agent never entered its call" });
+
+      // The run holds the session's lock; a stop does not wait for it.
+      const stopped = await post(`/api/v1/sessions/${sessionId}/stop`);
+      expect(stopped.status).toBe(200);
+      expect(stopped.body).toMatchObject({ status: "stopped", outcome: { kind: "stopped" } });
+
+      hold.release("stopped-run");
+      await waitFor(
+        async () =>
+          (await new AgentRunStore(harness.server.running.database.db).listRuns(sessionId)).every(
+            (run) => run.status !== "running",
+          ),
+        { timeoutMs: 30_000, message: "the stopped run never ended" },
+      );
+      const after = await harness.server.running.sessions.get(sessionId);
+      expect(after.outcome).toMatchObject({ kind: "stopped" });
+      const calls = await new AgentRunStore(harness.server.running.database.db).listToolCalls(sessionId);
+      expect(calls.map((call) => `${call.server}:${call.tool}`)).toEqual(["work:hold"]);
+      const changes = await sessionEvents(sessionId, "session.status_changed");
+      expect(changes.filter((change) => change.to === "stopped")).toHaveLength(1);
+      expect(changes.at(-1)).toMatchObject({ to: "stopped", cause: "stopped" });
     },
   );
 });

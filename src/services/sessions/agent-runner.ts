@@ -119,8 +119,12 @@ export class AgentRunner {
       session = started;
       return await this.#loop(session, loaded, signal);
     } catch (error) {
-      if (error instanceof SessionGone) return "finished";
-      throw error;
+      // The session ended under the run (stopped, escalated by the watchdog): close the run.
+      const ended = error instanceof SessionGone || (await this.deps.sessions.get(sessionId))?.outcome;
+      if (!ended) throw error;
+      const run = await this.deps.runs.currentRun(sessionId);
+      if (run) await this.deps.runs.finishRun(run.id, { status: "stopped" }, this.deps.clock());
+      return "finished";
     }
   }
 

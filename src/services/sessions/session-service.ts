@@ -11,6 +11,7 @@ import type { RepoStore } from "../../store/repo-store.js";
 import type { SessionMessageStore } from "../../store/session-message-store.js";
 import type { SessionFilter, SessionRecord, SessionStore } from "../../store/session-store.js";
 import type { AgentRunRecord, AgentRunStore, ToolCallRecord } from "../../store/agent-run-store.js";
+import { StaleVersionError } from "../../store/transitions.js";
 import type { SessionStatus } from "../../domain/session-status.js";
 import type { EventLog } from "../event-log.js";
 import type { AgentRunner, LoadedSkillPack } from "./agent-runner.js";
@@ -53,14 +54,20 @@ const BUSY_RETRY_AFTER_SECONDS = 1;
  */
 const LOST_RESUME_GRACE_MS = 10_000;
 
+/** How often a write computed from a fresh read is tried again when another writer got in first. */
+const STALE_WRITE_ATTEMPTS = 5;
+
 /**
  * Sessions of built-in agents (SPEC C6): creating, stopping, answering, retrying them, and
  * deciding their approvals. Every change of a session goes through its lock (one holder at a
  * time, across processes in distributed mode): a caller who finds it held gets 429 SESSION_BUSY
  * with Retry-After instead of waiting, and the agent runs in a job that holds no worker while the
- * session waits for a human.
+ * session waits for a human. `stop` alone needs no lock: it must reach a busy agent.
  */
 export class SessionService {
+  /** The runs of this process, by session: `stop` aborts them. */
+  readonly #runs = new Map<string, AbortController>();
+
   constructor(
     private readonly deps: {
       sessions: SessionStore;
@@ -260,25 +267,47 @@ export class SessionService {
     }
   }
 
-  async stop(id: string, by: Principal | null): Promise<SessionRecord> {
-    const session = await this.#locked(id, async () => {
+  /**
+   * Writes a patch computed from the session as it is now; a concurrent write (the agent's, an
+   * observation's) makes it read again and decide again, never clobber and never fail the caller.
+   */
+  async #writeFresh(
+    id: string,
+    patchFor: (current: SessionRecord) => Parameters<SessionFacts["write"]>[2] | null,
+    cause: string,
+  ): Promise<SessionRecord> {
+    for (let attempt = 1; ; attempt++) {
       const current = await this.get(id);
-      if (current.outcome) return current;
-      const now = this.deps.clock();
-      return (
-        await this.deps.facts.write(
-          id,
-          current.version,
-          {
-            outcome: { kind: "stopped", detail: by?.tokenId ?? "system" },
-            runState: "exited",
-            pauseKind: null,
-            endedAt: now,
-          },
-          "stopped",
-        )
-      ).session;
-    });
+      const patch = patchFor(current);
+      if (patch === null) return current;
+      try {
+        return (await this.deps.facts.write(id, current.version, patch, cause)).session;
+      } catch (error) {
+        if (!(error instanceof StaleVersionError) || attempt >= STALE_WRITE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Ends the session `stopped`. It takes no lock — an operator must be able to stop an agent that
+   * is busy (or stuck) in a call: the ending is written, a run of this process is aborted, and a
+   * run elsewhere stops at its next step when it reads the outcome.
+   */
+  async stop(id: string, by: Principal | null): Promise<SessionRecord> {
+    const session = await this.#writeFresh(
+      id,
+      (current) =>
+        current.outcome
+          ? null
+          : {
+              outcome: { kind: "stopped", detail: by?.tokenId ?? "system" },
+              runState: "exited",
+              pauseKind: null,
+              endedAt: this.deps.clock(),
+            },
+      "stopped",
+    );
+    this.#runs.get(id)?.abort(new Error(`session ${id} was stopped`));
     await this.#promote();
     return session;
   }
@@ -368,8 +397,17 @@ export class SessionService {
   }
 
   async retryPreview(id: string): Promise<RetryDecision> {
-    const session = await this.get(id);
-    if (session.outcome?.kind !== "failed") return { retry: false, reason: "permanent_error" };
+    return this.#retryDecision(await this.get(id));
+  }
+
+  #retryDecision(session: SessionRecord): RetryDecision {
+    if (session.outcome?.kind !== "failed") {
+      throw new AppError(
+        "INVALID_STATE_TRANSITION",
+        `session ${session.id} is ${session.outcome ? session.outcome.kind : "not finished"}; only a failed session can be retried`,
+        { details: { outcome: session.outcome?.kind ?? null } },
+      );
+    }
     return shouldRetry(
       session.retryCount,
       session.lastError?.code ?? null,
@@ -380,8 +418,9 @@ export class SessionService {
 
   async retry(id: string): Promise<{ decision: RetryDecision; session: SessionRecord }> {
     const result = await this.#locked(id, async () => {
-      const decision = await this.retryPreview(id);
+      // Decided on the very record whose version the write expects.
       const session = await this.get(id);
+      const decision = this.#retryDecision(session);
       if (!decision.retry) return { decision, session };
       const now = this.deps.clock();
       const written = await this.deps.facts.write(
@@ -406,13 +445,26 @@ export class SessionService {
   async runJob(sessionId: string, signal: AbortSignal): Promise<void> {
     const lock = await this.deps.locks.tryAcquire(sessionId);
     if (!lock) throw new DeferJobError(500, `session ${sessionId} is busy`);
+    // `stop` aborts this run; so does the job's own signal (shutdown, a lost lease).
+    const run = new AbortController();
+    const onJobAbort = () => run.abort(signal.reason);
+    signal.addEventListener("abort", onJobAbort, { once: true });
+    this.#runs.set(sessionId, run);
     let stop;
     try {
-      stop = await this.deps.runner.run(sessionId, signal);
+      stop = await this.deps.runner.run(sessionId, run.signal);
+    } catch (error) {
+      // Stopped while it ran: the ending is written; nothing is left to retry.
+      if (!signal.aborted && run.signal.aborted) stop = "finished" as const;
+      else throw error;
     } finally {
+      signal.removeEventListener("abort", onJobAbort);
+      if (this.#runs.get(sessionId) === run) this.#runs.delete(sessionId);
       await lock.release();
     }
-    if (stop !== "queued") await this.#promote();
+    // Only a run that ended, paused or went idle frees a slot for a queued session; promoting
+    // after a run with nothing to do would wake the same queued session over and over.
+    if (stop === "finished" || stop === "paused" || stop === "idle") await this.#promote();
   }
 
   /**
@@ -430,20 +482,19 @@ export class SessionService {
         await this.#locked(approval.sessionId, async () => {
           await this.#decide(approval, "timed_out", "system", "the approval window expired");
           if (this.deps.config.approvals.onTimeout === "escalate") {
-            const session = await this.get(approval.sessionId);
-            if (!session.outcome) {
-              await this.deps.facts.write(
-                session.id,
-                session.version,
-                {
-                  outcome: { kind: "escalated", detail: "approval timed out" },
-                  runState: "exited",
-                  pauseKind: null,
-                  endedAt: this.deps.clock(),
-                },
-                "approval_timeout",
-              );
-            }
+            await this.#writeFresh(
+              approval.sessionId,
+              (session) =>
+                session.outcome
+                  ? null
+                  : {
+                      outcome: { kind: "escalated", detail: "approval timed out" },
+                      runState: "exited",
+                      pauseKind: null,
+                      endedAt: this.deps.clock(),
+                    },
+              "approval_timeout",
+            );
           }
         });
         decided += 1;

@@ -36,6 +36,9 @@ import { z } from "zod";
  * With env EXAMPLE_CALLS_FILE set, every `tools/call` appends `{"tool": name}` to that file before
  * the tool runs: proof that a call reached the server (and how many times).
  *
+ * With env EXAMPLE_RECORD_HOLD_MS set, `record` waits that long after its effect (the line is
+ * written) before it answers: a call whose caller can be stopped between the effect and the result.
+ *
  * With env EXAMPLE_STUBBORN set, the stdio server ignores the end of its stdin and SIGTERM.
  *
  * With env EXAMPLE_FAIL_AT_START set, the stdio server exits with 3 before speaking MCP, after
@@ -157,10 +160,12 @@ function exampleTools(options: ExampleServerOptions, state: ExampleServerState):
         description: "Appends the value to the record file (env EXAMPLE_RECORD_FILE).",
         input: { value: z.string() },
         annotations: { readOnlyHint: false, destructiveHint: false },
-        run: async ({ value }) => {
+        run: async ({ value }, extra) => {
           const file = options.env.EXAMPLE_RECORD_FILE;
           if (!file) return { ...text("EXAMPLE_RECORD_FILE is not set"), isError: true };
           await appendFile(path.resolve(file), `${JSON.stringify({ value })}\n`);
+          const holdMs = Number(options.env.EXAMPLE_RECORD_HOLD_MS ?? 0);
+          if (holdMs > 0) await sleep(holdMs, extra.signal);
           return text(`recorded ${value}`);
         },
       }),
