@@ -147,10 +147,29 @@ export class AgentRunStore {
     return JSON.stringify(this.redact(value));
   }
 
+  /**
+   * Starts a run with its opening conversation — the goal, or the conversation it carries on —
+   * in one transaction: a run is never seen half-written (a carried tool call without its
+   * result would look pending, and run again).
+   */
   async startRun(
     input: { sessionId: string; agent: string; attempt: number },
+    messages: readonly { idx: number; role: string; body: unknown }[],
     now: number,
-    trx: Kysely<Schema> = this.db,
+  ): Promise<AgentRunRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      const run = await this.#insertRun(input, now, trx);
+      for (const message of messages) {
+        await this.appendMessage({ runId: run.id, sessionId: input.sessionId, ...message }, now, trx);
+      }
+      return run;
+    });
+  }
+
+  async #insertRun(
+    input: { sessionId: string; agent: string; attempt: number },
+    now: number,
+    trx: Kysely<Schema>,
   ): Promise<AgentRunRecord> {
     const row = await trx
       .insertInto("agent_runs")

@@ -94,6 +94,32 @@ export class SessionMessageStore {
     return rows.map(toRecord);
   }
 
+  /**
+   * Sessions an agent should be reading: an unread message older than `before`, the agent idle
+   * or waiting for input — its wake-up was lost (the process stopped between the message and its
+   * job). Read from the database.
+   */
+  async sessionsWithStaleUnread(before: number, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("session_messages")
+      .innerJoin("sessions", "sessions.id", "session_messages.session_id")
+      .select("session_messages.session_id")
+      .distinct()
+      .where("session_messages.consumed_at", "is", null)
+      .where("session_messages.created_at", "<=", before)
+      .where("sessions.outcome", "is", null)
+      .where("sessions.skill", "is not", null)
+      .where((eb) =>
+        eb.or([
+          eb("sessions.run_state", "=", "idle"),
+          eb.and([eb("sessions.run_state", "=", "paused"), eb("sessions.pause_kind", "=", "input")]),
+        ]),
+      )
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.session_id);
+  }
+
   async markConsumed(ids: readonly string[], now: number, trx: Kysely<Schema> = this.db): Promise<void> {
     if (ids.length === 0) return;
     await trx

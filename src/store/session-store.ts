@@ -283,6 +283,8 @@ export class SessionStore {
       .selectAll()
       .where("run_state", "=", "queued")
       .where("outcome", "is", null)
+      // Only built-in agents wait for a slot here.
+      .where("skill", "is not", null)
       .orderBy("queued_at")
       .orderBy("id")
       .limit(limit)

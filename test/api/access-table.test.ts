@@ -199,7 +199,7 @@ async function pendingApproval(server: TestServer): Promise<string> {
   const sessionId = await storedSession(server);
   const now = Date.now();
   const runs = new AgentRunStore(server.running.database.db);
-  const run = await runs.startRun({ sessionId, agent: "probe", attempt: 1 }, now);
+  const run = await runs.startRun({ sessionId, agent: "probe", attempt: 1 }, [], now);
   const call = await runs.createToolCall(
     {
       sessionId,

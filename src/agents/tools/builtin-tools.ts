@@ -41,6 +41,8 @@ export interface BuiltinTool {
   description: string;
   schema: z.ZodObject;
   declaredRisk: ToolRisk;
+  /** Ends the session; pure (no side effect), so it may be asked again for an outcome lost in a crash. */
+  terminal?: true;
   run(args: never, context: BuiltinToolContext): Promise<ToolOutcome>;
 }
 
@@ -139,6 +141,7 @@ export const BUILTIN_TOOLS: readonly BuiltinTool[] = [
     description: "End the session: the goal is reached. Give a summary and your confidence.",
     schema: markResolvedArgs,
     declaredRisk: "low",
+    terminal: true,
     run: async (args) =>
       ends(
         { resolved: true },
@@ -151,6 +154,7 @@ export const BUILTIN_TOOLS: readonly BuiltinTool[] = [
     description: "End the session and hand it to a team of humans, with the reason.",
     schema: markEscalatedArgs,
     declaredRisk: "low",
+    terminal: true,
     run: async (args, context) => {
       if (!context.teams.includes(args.team)) {
         const roster =

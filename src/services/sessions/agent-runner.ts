@@ -9,7 +9,7 @@ import {
   type SkillPack,
   type ToolRef,
 } from "../../agents/skills/skill-pack.js";
-import type { BuiltinToolContext, ToolOutcome } from "../../agents/tools/builtin-tools.js";
+import { builtinTool, type BuiltinToolContext, type ToolOutcome } from "../../agents/tools/builtin-tools.js";
 import type { GatePolicy } from "../../domain/gate-policy.js";
 import { isPlainObject } from "../../domain/params/json-value.js";
 import type { SessionOutcome } from "../../domain/session.js";
@@ -571,9 +571,15 @@ export class AgentRunner {
           isError: true,
         };
       case "executed":
+        if (tool.server === BUILTIN_SERVER && builtinTool(tool.tool)?.terminal) {
+          // It ran, but Shepherd stopped before the session ended with it: a terminal tool has no
+          // side effect, so asking it again gives back the outcome the crash lost.
+          return executeTool(tool, record.args, await this.deps.toolContext(session, record.id), null);
+        }
+        return { result: record.result ?? record.error, isError: false };
       case "failed":
       case "interrupted":
-        return { result: record.result ?? record.error, isError: record.status !== "executed" };
+        return { result: record.result ?? record.error, isError: true };
       case "approved": {
         record = await this.deps.runs.updateToolCall(record, { status: "executing" }, now());
         let outcome: ToolOutcome;
@@ -688,10 +694,7 @@ export class AgentRunner {
   async #newRun(session: SessionRecord, agent: SkillAgent, handoff: string | null): Promise<AgentRunRecord> {
     const now = this.deps.clock();
     const previous = (await this.deps.runs.listRuns(session.id)).at(-1);
-    const run = await this.deps.runs.startRun(
-      { sessionId: session.id, agent: agent.name, attempt: session.retryCount + 1 },
-      now,
-    );
+    const attempt = { sessionId: session.id, agent: agent.name, attempt: session.retryCount + 1 };
     if (
       handoff === null &&
       previous !== undefined &&
@@ -701,13 +704,8 @@ export class AgentRunner {
       // The same agent again — a retry after a failure, or a wake-up after its turn ended (a
       // nudge, a human's answer): it goes on from its conversation, nothing done is replayed.
       const carried = await this.deps.runs.messages(previous.id);
-      for (const message of carried) {
-        await this.deps.runs.appendMessage(
-          { runId: run.id, sessionId: session.id, idx: message.idx, role: message.role, body: message.body },
-          now,
-        );
-      }
       if (carried.length > 0) {
+        const run = await this.deps.runs.startRun(attempt, carried, now);
         await this.#announceRun(session, run, agent);
         return run;
       }
@@ -722,8 +720,9 @@ export class AgentRunner {
     ]
       .filter(Boolean)
       .join("\n\n");
-    await this.deps.runs.appendMessage(
-      { runId: run.id, sessionId: session.id, idx: 0, role: "user", body: { role: "user", content } },
+    const run = await this.deps.runs.startRun(
+      attempt,
+      [{ idx: 0, role: "user", body: { role: "user", content } }],
       now,
     );
     await this.#announceRun(session, run, agent);

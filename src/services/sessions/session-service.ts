@@ -509,6 +509,14 @@ export class SessionService {
       limit,
     );
     for (const approval of stranded) await this.wake(approval.sessionId, `resume:${approval.id}`);
+    // The same for other wake-ups a stop between commit and enqueue can lose: messages nobody
+    // read, and queued sessions while slots are free.
+    const unread = await this.deps.messages.sessionsWithStaleUnread(
+      this.deps.clock() - LOST_RESUME_GRACE_MS,
+      limit,
+    );
+    for (const sessionId of unread) await this.wake(sessionId, `unread:${sessionId}`);
+    await this.#promote();
     return decided;
   }
 
