@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentRunStore } from "../../src/store/agent-run-store.js";
 import { newId } from "../../src/store/ids.js";
 import { SessionStore } from "../../src/store/session-store.js";
 import { DATABASE_KINDS } from "../support/databases.js";
@@ -103,6 +104,65 @@ describe.each(DATABASE_KINDS)(
       expect(ended.outcome).toEqual({ kind: "resolved", detail: "All done" });
       expect(ended.lastConfidence).toBe(0.8);
     });
+
+    it.skipIf(skip)(
+      "a terminal tool that ran and answered, its session not yet ended, ends it on resume",
+      async () => {
+        const sessions = harness.server.running.sessions;
+        const created = await harness.api<{ id: string }>("POST", "/api/v1/sessions", {
+          goal: "Close it too",
+          agent: { skill: "closer" },
+        });
+        const sessionId = created.body.id;
+        const approval = await waitFor(
+          async () => (await sessions.listApprovals({ state: "pending", sessionId, limit: 10 }))[0] ?? null,
+          { timeoutMs: 30_000, message: "no pending approval" },
+        );
+        // This time the answer reached the conversation too; only the session's ending is missing.
+        const db = harness.server.running.database.db;
+        const now = Date.now();
+        await db
+          .updateTable("approvals")
+          .set({ state: "approved", decided_at: now, decided_by: "tok_test" })
+          .where("id", "=", approval.id)
+          .execute();
+        const call = await db
+          .updateTable("tool_calls")
+          .set({ status: "executed", result: JSON.stringify({ resolved: true }), finished_at: now })
+          .where("id", "=", approval.toolCallId)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const runs = new AgentRunStore(db);
+        const conversation = await runs.messages(call.run_id);
+        await runs.appendMessage(
+          {
+            runId: call.run_id,
+            sessionId,
+            idx: conversation.length,
+            role: "tool",
+            body: {
+              role: "tool",
+              toolCallId: call.llm_call_id,
+              toolName: "mark_resolved",
+              result: { resolved: true },
+              isError: false,
+            },
+          },
+          now,
+        );
+
+        await sessions.wake(sessionId);
+        const ended = await waitFor(
+          async () => {
+            const current = await sessions.get(sessionId);
+            return current.outcome ? current : null;
+          },
+          { timeoutMs: 30_000, message: "the session never ended" },
+        );
+        // Not `failed` for asking the model a step its script does not have.
+        expect(ended.outcome).toEqual({ kind: "resolved", detail: "All done" });
+      },
+    );
 
     it.skipIf(skip)("a message whose wake-up was lost is read after the watchdog's next scan", async () => {
       const sessions = harness.server.running.sessions;

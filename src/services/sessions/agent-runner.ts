@@ -247,29 +247,18 @@ export class AgentRunner {
         );
         if (outcome === "paused") return "paused";
         if (outcome?.outcome) {
-          // The terminal tool's summary or reason is the run's report (lessons are made of it).
-          const report = outcome.report;
-          await this.deps.runs.finishRun(
-            run.id,
-            report
-              ? {
-                  status: "completed",
-                  envelope: { content: report.content, confidence: report.confidence, rationale: "" },
-                  confidence: report.confidence,
-                }
-              : { status: "completed" },
-            this.deps.clock(),
-          );
-          await this.#end(
-            await this.#fresh(session),
-            outcome.outcome,
-            "terminal_tool",
-            undefined,
-            report?.confidence,
-          );
+          await this.#endWithTool(session, run, outcome);
           return "finished";
         }
         continue;
+      }
+
+      // Shepherd stopped after a terminal tool answered but before the session ended with it:
+      // end it now instead of asking the model for a step after its last word.
+      const answered = await this.#answeredTerminal(session, run, tools, conversation);
+      if (answered) {
+        await this.#endWithTool(session, run, answered);
+        return "finished";
       }
 
       const steps = conversation.filter((message) => message.role === "assistant").length;
@@ -398,6 +387,55 @@ export class AgentRunner {
       );
       return "finished";
     }
+  }
+
+  /** Ends the session with a terminal tool's outcome; its summary or reason is the run's report. */
+  async #endWithTool(session: SessionRecord, run: AgentRunRecord, outcome: ToolOutcome): Promise<void> {
+    if (!outcome.outcome) return;
+    const report = outcome.report;
+    await this.deps.runs.finishRun(
+      run.id,
+      report
+        ? {
+            status: "completed",
+            envelope: { content: report.content, confidence: report.confidence, rationale: "" },
+            confidence: report.confidence,
+          }
+        : { status: "completed" },
+      this.deps.clock(),
+    );
+    await this.#end(
+      await this.#fresh(session),
+      outcome.outcome,
+      "terminal_tool",
+      undefined,
+      report?.confidence,
+    );
+  }
+
+  /** A terminal tool of the newest assistant message that ran and answered, asked again (it is pure). */
+  async #answeredTerminal(
+    session: SessionRecord,
+    run: AgentRunRecord,
+    tools: readonly AgentTool[],
+    conversation: readonly { role: string; body: unknown }[],
+  ): Promise<ToolOutcome | null> {
+    const lastAssistant = conversation.map((message) => message.role).lastIndexOf("assistant");
+    const calls = (conversation[lastAssistant]?.body as { toolCalls?: LlmToolCall[] } | undefined)?.toolCalls;
+    for (const call of calls ?? []) {
+      const tool = tools.find((candidate) => candidate.llmName === call.name);
+      if (!tool || tool.server !== BUILTIN_SERVER || !builtinTool(tool.tool)?.terminal) continue;
+      const record = await this.deps.runs.toolCallByLlmId(run.id, call.id);
+      if (record?.status !== "executed") continue;
+      const outcome = await executeTool(
+        tool,
+        record.args,
+        await this.deps.toolContext(session, record.id),
+        null,
+      );
+      if (outcome.outcome && !outcome.isError) return outcome;
+    }
+    return null;
   }
 
   /** Tool calls of the newest assistant message that have no result yet, in order. */
