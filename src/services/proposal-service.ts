@@ -46,6 +46,11 @@ function followUpInvalid(message: string): AppError {
   });
 }
 
+/** The last attempt ended with an error that is not being retried. */
+function failedForGood(proposal: ProposalRecord): boolean {
+  return proposal.prOpenError !== null && !proposal.prOpenError.endsWith("(retrying)");
+}
+
 /**
  * Whether a follow-up is opened without a new approval: the repo says `followUps: auto` and an
  * operator approved the PR (Shepherd opened it from a proposal, which only an approval does).
@@ -197,11 +202,19 @@ export class ProposalService {
     }
     let job: { id: string; deduplicated: boolean };
     try {
-      job = await this.deps.queue.enqueue(PR_OPEN_QUEUE, { proposalId: id } satisfies PrOpenJob, {
-        dedupKey: `pr-open:${id}`,
-        maxAttempts: 3,
-        backoffMs: this.deps.retryBackoffMs ?? 5000,
-      });
+      const enqueue = (dedupKey: string) =>
+        this.deps.queue.enqueue(PR_OPEN_QUEUE, { proposalId: id } satisfies PrOpenJob, {
+          dedupKey,
+          maxAttempts: 3,
+          backoffMs: this.deps.retryBackoffMs ?? 5000,
+        });
+      // A double click while an attempt is under way joins it.
+      job = await enqueue(`pr-open:${id}`);
+      if (job.deduplicated && failedForGood(proposal)) {
+        // What it joined is the attempt that failed for good, still being wound up in the queue:
+        // a retry is a fresh job, never silently joined to it (concurrent retries share one).
+        job = await enqueue(`pr-open:${id}:${proposal.version}`);
+      }
     } catch (error) {
       throw new AppError(
         "QUEUE_UNAVAILABLE",
