@@ -36,48 +36,68 @@ export function registerServe(program: Command): void {
         { path: ["server", "host"], value: options.host, flag: "--host" },
       ];
       const config = await loadCliConfig(globals.config, overrides);
+      // Signals are caught from here on: one that arrives while the server is still starting (it
+      // already listens) stops it gracefully as soon as it is up, instead of killing it mid-start.
+      const signals = catchSignals();
       // Loaded here, not at the top: every other command starts faster without the server's modules.
       const { startShepherd, StartupError } = await import("../../app.js");
       let running: RunningShepherd;
       try {
         running = await startShepherd({ config, role: options.role as ServerRole });
       } catch (error) {
+        signals.release();
         if (error instanceof StartupError) throw new CliError(error.message);
         throw error;
       }
-      await waitForSignal(running);
+      await signals.stopOnSignal(running);
     });
 }
 
-function waitForSignal(running: RunningShepherd): Promise<void> {
-  return new Promise((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) {
-        process.stderr.write(`shepherd: second ${signal}, exiting now\n`);
-        process.exit(1);
-      }
-      signalled = true;
-      process.stderr.write(`shepherd: ${signal} received, shutting down…\n`);
-      const deadline = setTimeout(() => {
-        process.stderr.write("shepherd: shutdown took longer than 10 s; exiting anyway\n");
-        process.exit(1);
-      }, SHUTDOWN_DEADLINE_MS);
-      deadline.unref();
-      running.stop().then(
-        () => {
-          clearTimeout(deadline);
-          // If some handle still holds the event loop open, do not hang on it.
-          setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
-          resolve();
-        },
-        (error: unknown) => {
-          process.stderr.write(`shepherd: shutdown failed: ${(error as Error).message}\n`);
-          process.exit(1);
-        },
-      );
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+/** SIGINT/SIGTERM handlers installed at once; the first signal stops the server once it runs. */
+function catchSignals(): { stopOnSignal(running: RunningShepherd): Promise<void>; release(): void } {
+  let received: NodeJS.Signals | null = null;
+  let onFirst: ((signal: NodeJS.Signals) => void) | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received) {
+      process.stderr.write(`shepherd: second ${signal}, exiting now\n`);
+      process.exit(1);
+    }
+    received = signal;
+    onFirst?.(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    release() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+    stopOnSignal(running) {
+      return new Promise((resolve) => {
+        onFirst = (signal) => shutDown(running, signal, resolve);
+        if (received) onFirst(received);
+      });
+    },
+  };
+}
+
+function shutDown(running: RunningShepherd, signal: NodeJS.Signals, resolve: () => void): void {
+  process.stderr.write(`shepherd: ${signal} received, shutting down…\n`);
+  const deadline = setTimeout(() => {
+    process.stderr.write("shepherd: shutdown took longer than 10 s; exiting anyway\n");
+    process.exit(1);
+  }, SHUTDOWN_DEADLINE_MS);
+  deadline.unref();
+  running.stop().then(
+    () => {
+      clearTimeout(deadline);
+      // If some handle still holds the event loop open, do not hang on it.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
+      resolve();
+    },
+    (error: unknown) => {
+      process.stderr.write(`shepherd: shutdown failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
 }
