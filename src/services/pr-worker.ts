@@ -62,6 +62,18 @@ export interface PrWorkerDeps {
 
 type ChartOutcome = "committed" | "table" | "none";
 
+type ParamChangeRow = { key: string; from: unknown; to: unknown };
+
+/** The keys a params proposal changes, as it asked (for a branch an earlier attempt pushed). */
+function recordedParamChanges(proposal: ProposalRecord): ParamChangeRow[] | null {
+  if (proposal.kind !== "params") return null;
+  return Object.entries((proposal.change as ParamsChange).set).map(([key, value]) => ({
+    key,
+    from: value.from,
+    to: value.to,
+  }));
+}
+
 /** How many of a PR branch's newest commits are searched for a follow-up's own earlier push. */
 const FOLLOW_UP_SEARCH_DEPTH = 100;
 
@@ -191,51 +203,26 @@ export class PrWorker {
       log.info({ branch }, "adopting this proposal's branch from an earlier attempt");
     }
 
-    let paramChanges: { key: string; from: unknown; to: unknown }[] | null = null;
+    let paramChanges: ParamChangeRow[] | null;
     let chart: ChartOutcome;
     if (adopted) {
-      if (proposal.kind === "params") {
-        paramChanges = Object.entries((proposal.change as ParamsChange).set).map(([key, value]) => ({
-          key,
-          from: value.from,
-          to: value.to,
-        }));
-      }
+      paramChanges = recordedParamChanges(proposal);
       chart =
         proposal.evidence?.importance && Object.keys(proposal.evidence.importance).length > 0
           ? "committed"
           : "none";
     } else {
       // Steps 7–8: apply the change inside the clone.
-      if (proposal.kind === "params")
-        paramChanges = await applyParamsChange(clone.dir, proposal.change as ParamsChange);
-      else await applyFilesChange(clone.dir, proposal.change as FilesChange);
-      if ((await this.#git(() => clone.changedPaths(), "fetch")).length === 0) {
-        throw new WorkerFailure(
-          "NO_CHANGES",
-          "the change leaves the repository exactly as it is on the base branch",
-        );
-      }
+      paramChanges = await this.#applyChange(
+        clone,
+        proposal,
+        "the change leaves the repository exactly as it is on the base branch",
+      );
       // Step 9: the chart (failure only costs the picture: a table goes into the body instead).
       chart = await this.#renderChart(clone.dir, proposal, log);
       this.#checkpoint(job);
       // Steps 10–11: commit (message from a file) and push (never forced).
-      await this.#git(
-        () =>
-          clone.commitAll(
-            deps.redactor.redact(
-              renderCommitMessage({
-                proposalId: proposal.id,
-                sessionId: proposal.sessionId,
-                title: proposal.title,
-                summary: proposal.evidence?.summary,
-              }),
-            ),
-          ),
-        "fetch",
-      );
-      this.#checkpoint(job);
-      await this.#git(() => clone.push(branch), "push");
+      await this.#commitAndPush(job, clone, proposal, branch);
     }
     this.#checkpoint(job);
 
@@ -385,43 +372,18 @@ export class PrWorker {
     this.#checkpoint(job);
     const recent = await this.#git(() => clone.remoteCommitMessages(branch, FOLLOW_UP_SEARCH_DEPTH), "fetch");
     const adopted = recent.some((message) => carriesProposalTrailer(message, proposal.id));
-    let paramChanges: { key: string; from: unknown; to: unknown }[] | null = null;
+    let paramChanges: ParamChangeRow[] | null;
     let commit: string | null = null;
     if (adopted) {
       log.info({ branch }, "this follow-up is already on the branch (an earlier attempt pushed it)");
-      if (proposal.kind === "params") {
-        paramChanges = Object.entries((proposal.change as ParamsChange).set).map(([key, value]) => ({
-          key,
-          from: value.from,
-          to: value.to,
-        }));
-      }
+      paramChanges = recordedParamChanges(proposal);
     } else {
-      if (proposal.kind === "params")
-        paramChanges = await applyParamsChange(clone.dir, proposal.change as ParamsChange);
-      else await applyFilesChange(clone.dir, proposal.change as FilesChange);
-      if ((await this.#git(() => clone.changedPaths(), "fetch")).length === 0) {
-        throw new WorkerFailure(
-          "NO_CHANGES",
-          `the change leaves ${fullName}#${pull.number}'s branch exactly as it is`,
-        );
-      }
-      commit = await this.#git(
-        () =>
-          clone.commitAll(
-            deps.redactor.redact(
-              renderCommitMessage({
-                proposalId: proposal.id,
-                sessionId: proposal.sessionId,
-                title: proposal.title,
-                summary: proposal.evidence?.summary,
-              }),
-            ),
-          ),
-        "fetch",
+      paramChanges = await this.#applyChange(
+        clone,
+        proposal,
+        `the change leaves ${fullName}#${pull.number}'s branch exactly as it is`,
       );
-      this.#checkpoint(job);
-      await this.#git(() => clone.push(branch), "push");
+      commit = await this.#commitAndPush(job, clone, proposal, branch);
     }
     this.#checkpoint(job);
 
@@ -486,6 +448,43 @@ export class PrWorker {
         { pr: pull.number, status: marked.current },
         "proposal changed while its follow-up was pushed",
       );
+  }
+
+  /** Applies the change in the clone (SPEC C3 steps 7–8); `NO_CHANGES` when nothing differs. */
+  async #applyChange(
+    clone: RepoClone,
+    proposal: ProposalRecord,
+    unchanged: string,
+  ): Promise<ParamChangeRow[] | null> {
+    let paramChanges: ParamChangeRow[] | null = null;
+    if (proposal.kind === "params")
+      paramChanges = await applyParamsChange(clone.dir, proposal.change as ParamsChange);
+    else await applyFilesChange(clone.dir, proposal.change as FilesChange);
+    if ((await this.#git(() => clone.changedPaths(), "fetch")).length === 0) {
+      throw new WorkerFailure("NO_CHANGES", unchanged);
+    }
+    return paramChanges;
+  }
+
+  /** Commits with the message from a file and pushes, never forced (steps 10–11); the new sha. */
+  async #commitAndPush(
+    job: JobContext<PrOpenJob>,
+    clone: RepoClone,
+    proposal: ProposalRecord,
+    branch: string,
+  ): Promise<string> {
+    const message = this.deps.redactor.redact(
+      renderCommitMessage({
+        proposalId: proposal.id,
+        sessionId: proposal.sessionId,
+        title: proposal.title,
+        summary: proposal.evidence?.summary,
+      }),
+    );
+    const sha = await this.#git(() => clone.commitAll(message), "fetch");
+    this.#checkpoint(job);
+    await this.#git(() => clone.push(branch), "push");
+    return sha;
   }
 
   /** Runs a git step, mapping its failure to the worker code of `stage`. */
